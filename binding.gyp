@@ -1,0 +1,40 @@
+{
+  # CPU-only fallback build (node-gyp). Builds the same sources as CMakeLists.txt; each ISA
+  # translation unit is its own static library so it gets its own instruction-set flags.
+  "variables": {
+    "bx_flags": ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-fast-math", "-fno-finite-math-only", "-fexceptions"]
+  },
+  "targets": [
+    {
+      "target_name": "bitexact_avx2",
+      "type": "static_library",
+      "sources": ["native/cpu/qgemm_avx2.cpp"],
+      "cflags_cc": ["<@(bx_flags)", "-mavx2"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["<@(bx_flags)", "-mavx2"]}
+    },
+    {
+      "target_name": "bitexact_avx512",
+      "type": "static_library",
+      "sources": ["native/cpu/qgemm_avx512vnni.cpp"],
+      "cflags_cc": ["<@(bx_flags)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni"],
+      "cflags_cc!": ["-fno-exceptions"]
+    },
+    {
+      "target_name": "bitexact",
+      "dependencies": ["bitexact_avx2", "bitexact_avx512"],
+      "sources": [
+        "<!@(node -p \"require('fs').readdirSync('native/core').filter(f=>f.endsWith('.cpp')).map(f=>'native/core/'+f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/core/ops').filter(f=>f.endsWith('.cpp')).map(f=>'native/core/ops/'+f).join(' ')\")",
+        "native/cpu/isa.cpp",
+        "native/cpu/thread_pool.cpp",
+        "native/cpu/qgemm.cpp",
+        "<!@(node -p \"require('fs').readdirSync('native/addon').filter(f=>f.endsWith('.cpp')).map(f=>'native/addon/'+f).join(' ')\")"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["<@(bx_flags)"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"]
+    }
+  ]
+}

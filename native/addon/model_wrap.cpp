@@ -1,0 +1,186 @@
+#include "model_wrap.h"
+
+#include <chrono>
+
+#include "async_job.h"
+#include "convert.h"
+
+namespace bx::addon {
+namespace {
+
+Napi::FunctionReference* constructor = nullptr;
+
+int64_t OptionalInt(const Napi::Object& o, const char* key, int64_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : fallback;
+}
+
+Napi::Array SpecsToJs(Napi::Env env, const std::vector<TensorSpec>& specs) {
+  Napi::Array a = Napi::Array::New(env, specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", specs[i].name);
+    o.Set("dtype", dtypeName(specs[i].dtype));
+    if (specs[i].hasShape) {
+      Napi::Array shape = Napi::Array::New(env, specs[i].dims.size());
+      for (size_t d = 0; d < specs[i].dims.size(); ++d) {
+        if (specs[i].dims[d] >= 0) shape.Set(uint32_t(d), Napi::Number::New(env, double(specs[i].dims[d])));
+        else shape.Set(uint32_t(d), Napi::String::New(env, specs[i].dimParams[d].empty() ? "?" : specs[i].dimParams[d]));
+      }
+      o.Set("shape", shape);
+    } else {
+      o.Set("shape", env.Null());
+    }
+    a.Set(uint32_t(i), o);
+  }
+  return a;
+}
+
+class LoadJob : public AsyncJob {
+ public:
+  LoadJob(Napi::Env env, std::vector<uint8_t> bytes, ModelOptions options)
+      : AsyncJob(env), bytes_(std::move(bytes)), options_(std::move(options)) {}
+
+ protected:
+  void Execute() override { model_ = CompiledModel::load(bytes_.data(), bytes_.size(), options_); }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object wrapper = constructor->New({});
+    AddonModel::Unwrap(wrapper)->Attach(model_);
+    return wrapper;
+  }
+
+ private:
+  friend class AddonModel;
+  std::vector<uint8_t> bytes_;
+  ModelOptions options_;
+  std::shared_ptr<CompiledModel> model_;
+};
+
+class RunJob : public AsyncJob {
+ public:
+  RunJob(Napi::Env env, std::shared_ptr<CompiledModel> model, std::vector<NamedTensor> inputs, RunOptions options)
+      : AsyncJob(env), model_(std::move(model)), inputs_(std::move(inputs)), options_(options) {}
+
+ protected:
+  void Execute() override {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, Hash32>> inputHashes;
+    for (const NamedTensor& in : inputs_) inputHashes.emplace_back(in.name, hashTensor(in.tensor));
+    inputHash_ = hashNamedTensors(inputHashes);
+    const auto runStart = std::chrono::steady_clock::now();
+    outputs_ = model_->run(inputs_, options_);
+    const auto runEnd = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, Hash32>> outputHashes;
+    for (const NamedTensor& out : outputs_) {
+      outputHashes.emplace_back(out.name, hashTensor(out.tensor));
+      hashes_.push_back(outputHashes.back().second);
+    }
+    outputHash_ = hashNamedTensors(outputHashes);
+    const auto end = std::chrono::steady_clock::now();
+    runMs_ = std::chrono::duration<double, std::milli>(runEnd - runStart).count();
+    hashMs_ = std::chrono::duration<double, std::milli>((runStart - start) + (end - runEnd)).count();
+    inputs_.clear();  // free the input copies before the JS thread picks the result up
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object result = Napi::Object::New(env);
+    Napi::Array outputs = Napi::Array::New(env, outputs_.size());
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      Napi::Object o = TensorToJs(env, outputs_[i].tensor);
+      o.Set("name", outputs_[i].name);
+      o.Set("hash", HashToJs(env, hashes_[i]));
+      outputs.Set(uint32_t(i), o);
+    }
+    result.Set("outputs", outputs);
+    result.Set("inputHash", HashToJs(env, inputHash_));
+    result.Set("outputHash", HashToJs(env, outputHash_));
+    Napi::Object timings = Napi::Object::New(env);
+    timings.Set("runMs", runMs_);
+    timings.Set("hashMs", hashMs_);
+    result.Set("timings", timings);
+    return result;
+  }
+
+ private:
+  std::shared_ptr<CompiledModel> model_;  // keeps the model alive even if disposed meanwhile
+  std::vector<NamedTensor> inputs_;
+  RunOptions options_;
+  std::vector<NamedTensor> outputs_;
+  std::vector<Hash32> hashes_;
+  Hash32 inputHash_{}, outputHash_{};
+  double runMs_ = 0, hashMs_ = 0;
+};
+
+}  // namespace
+
+Napi::Function AddonModel::Define(Napi::Env env) {
+  Napi::Function fn = DefineClass(env, "AddonModel",
+                                  {InstanceMethod("run", &AddonModel::Run), InstanceMethod("dispose", &AddonModel::Dispose),
+                                   InstanceMethod("describe", &AddonModel::Describe)});
+  constructor = new Napi::FunctionReference(Napi::Persistent(fn));
+  return fn;
+}
+
+AddonModel::AddonModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AddonModel>(info) {}
+
+Napi::Value AddonModel::LoadModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer()) {
+    throw MakeError(env, ErrorCode::Input, "Expected a Buffer for model bytes but received " +
+                                               std::string(info.Length() < 1 ? "nothing" : "another type"));
+  }
+  Napi::Buffer<uint8_t> buffer = info[0].As<Napi::Buffer<uint8_t>>();
+  ModelOptions options;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    if (o.Get("isa").IsString()) options.isa = o.Get("isa").As<Napi::String>().Utf8Value();
+    options.threads = int(OptionalInt(o, "threads", 0));
+    options.maxMemoryBytes = OptionalInt(o, "maxMemoryBytes", options.maxMemoryBytes);
+  }
+  auto* job = new LoadJob(env, std::vector<uint8_t>(buffer.Data(), buffer.Data() + buffer.Length()), options);
+  return AsyncJob::Start(env, job);
+}
+
+Napi::Value AddonModel::Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!model_) throw MakeError(env, ErrorCode::Disposed, "the model has been disposed");
+  if (info.Length() < 1 || !info[0].IsArray()) throw MakeError(env, ErrorCode::Input, "Expected an array of named input tensors");
+  RunOptions options;
+  int64_t maxBytes = int64_t(4) << 30;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    options.allowNonFinite = o.Get("allowNonFinite").ToBoolean();
+    maxBytes = OptionalInt(o, "maxMemoryBytes", maxBytes);
+  }
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<NamedTensor> inputs;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value item = list.Get(i);
+    if (!item.IsObject() || !item.As<Napi::Object>().Get("name").IsString()) {
+      throw MakeError(env, ErrorCode::Input, "input " + std::to_string(i) + " needs a string name");
+    }
+    const std::string name = item.As<Napi::Object>().Get("name").As<Napi::String>().Utf8Value();
+    inputs.push_back({name, TensorFromJs(env, item, "input '" + name + "'", maxBytes)});
+  }
+  return AsyncJob::Start(env, new RunJob(env, model_, std::move(inputs), options));
+}
+
+Napi::Value AddonModel::Dispose(const Napi::CallbackInfo& info) {
+  model_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value AddonModel::Describe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!model_) throw MakeError(env, ErrorCode::Disposed, "the model has been disposed");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("inputs", SpecsToJs(env, model_->inputs()));
+  o.Set("outputs", SpecsToJs(env, model_->outputs()));
+  o.Set("modelHash", HashToJs(env, model_->modelHash()));
+  o.Set("isa", cpu::isaName(model_->isa()));
+  o.Set("threads", model_->threads());
+  o.Set("steps", double(model_->stepCount()));
+  return o;
+}
+
+}  // namespace bx::addon

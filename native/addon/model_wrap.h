@@ -1,0 +1,33 @@
+// AddonModel: the JS object wrapping a CompiledModel.
+//   loadModel(bytes: Buffer, options) -> Promise<AddonModel>        (async, addon thread)
+//   model.run(inputs: NamedTensor[], options) -> Promise<RunResult>  (async, addon thread)
+//   model.dispose() -> void                                          (sync; runs in flight keep
+//                                                                     the model alive until done)
+//   model.describe() -> {inputs, outputs, modelHash, isa, threads}   (sync)
+// Throws/rejects with Error.code = ERR_BITEXACT_*.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "../core/graph.h"
+
+namespace bx::addon {
+
+class AddonModel : public Napi::ObjectWrap<AddonModel> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Value LoadModel(const Napi::CallbackInfo& info);
+  explicit AddonModel(const Napi::CallbackInfo& info);
+  void Attach(std::shared_ptr<CompiledModel> model) { model_ = std::move(model); }
+
+ private:
+  Napi::Value Run(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value Describe(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<CompiledModel> model_;
+};
+
+}  // namespace bx::addon

@@ -1,0 +1,86 @@
+// A compiled model: the ONNX graph turned into a list of integer Ops at load time, and the
+// executor that runs it. Thread-safe: many runs may execute concurrently on one CompiledModel.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../cpu/isa.h"
+#include "../cpu/thread_pool.h"
+#include "keccak.h"
+#include "op.h"
+
+namespace bx {
+
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::Float32;
+  bool hasShape = false;
+  std::vector<int64_t> dims;            // -1 where symbolic or unknown
+  std::vector<std::string> dimParams;   // symbolic names ("" when fixed)
+};
+
+struct ModelOptions {
+  std::string isa;                        // "" = BITEXACT_CPU_ISA or the best this CPU has
+  int threads = 0;                        // 0 = one per core
+  int64_t maxMemoryBytes = int64_t(4) << 30;  // live tensor bytes allowed in one run
+};
+
+struct RunOptions {
+  bool allowNonFinite = false;
+};
+
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+
+class CompiledModel {
+ public:
+  // Parses, rewrites QDQ patterns, folds constants, builds every Op and proves overflow bounds.
+  static std::shared_ptr<CompiledModel> load(const uint8_t* bytes, size_t size, const ModelOptions& options);
+  ~CompiledModel();
+
+  const std::vector<TensorSpec>& inputs() const { return inputs_; }
+  const std::vector<TensorSpec>& outputs() const { return outputs_; }
+  const Hash32& modelHash() const { return modelHash_; }
+  cpu::Isa isa() const { return isa_; }
+  int threads() const;
+  size_t stepCount() const { return steps_.size(); }
+
+  // Validates names, dtypes and shapes of the inputs, then runs every step. Outputs come in the
+  // graph's declared order.
+  std::vector<NamedTensor> run(const std::vector<NamedTensor>& inputs, const RunOptions& options) const;
+
+ private:
+  struct Step {
+    std::unique_ptr<Op> op;
+    std::vector<int> inputs;   // value ids, -1 for an absent optional input
+    std::vector<int> outputs;
+    std::vector<int> release;  // values whose last use is this step
+    std::string label;         // "node 'x' (Op)" for messages
+  };
+
+  CompiledModel() = default;
+  void validateInput(const TensorSpec& spec, const Tensor& t) const;
+
+  std::vector<TensorSpec> inputs_, outputs_;
+  std::vector<int> inputIds_, outputIds_;
+  std::vector<Tensor> constants_;   // indexed by value id; empty buffer when not a constant
+  std::vector<bool> isConstant_;
+  std::vector<Step> steps_;
+  size_t valueCount_ = 0;
+  Hash32 modelHash_{};
+  cpu::Isa isa_ = cpu::Isa::Scalar;
+  std::shared_ptr<cpu::ThreadPool> pool_;
+  int64_t maxMemoryBytes_ = 0;
+};
+
+// Pools are shared between models that ask for the same thread count.
+std::shared_ptr<cpu::ThreadPool> sharedThreadPool(int threads);
+
+// Rewrites QDQ patterns into the integer ops bitexact runs (qdq_rewrite.cpp).
+void rewriteQdqPatterns(onnx::Graph& graph);
+
+}  // namespace bx

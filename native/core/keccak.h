@@ -1,0 +1,28 @@
+// Keccak-256 (the original Keccak padding that Ethereum uses, not SHA3-256), streaming.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace bx {
+
+using Hash32 = std::array<uint8_t, 32>;
+
+class Keccak256 {
+ public:
+  Keccak256();
+  void update(const void* data, size_t length);
+  Hash32 finish();
+
+ private:
+  static constexpr size_t kRate = 136;  // bytes absorbed per permutation for a 256-bit output
+  uint64_t state_[25];
+  uint8_t pending_[kRate];
+  size_t pendingLength_ = 0;
+  void absorbBlock(const uint8_t* block);
+};
+
+Hash32 keccak256(const void* data, size_t length);
+
+}  // namespace bx

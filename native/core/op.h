@@ -1,0 +1,82 @@
+// Compiled operators. An Op is built once per node at load time (attributes parsed, constant
+// weights packed, multipliers derived, overflow bounds proven) and run many times, possibly by
+// several runs at once: run() must not mutate the Op.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../cpu/isa.h"
+#include "../cpu/thread_pool.h"
+#include "onnx_model.h"
+#include "tensor.h"
+
+namespace bx {
+
+// Per-run state handed to every op.
+class ExecContext {
+ public:
+  ExecContext(cpu::ThreadPool& pool, cpu::Isa isa, int64_t memoryCapBytes, bool allowNonFinite)
+      : pool(pool), isa(isa), allowNonFinite(allowNonFinite), cap_(memoryCapBytes),
+        live_(std::make_shared<std::atomic<int64_t>>(0)) {}
+
+  cpu::ThreadPool& pool;
+  const cpu::Isa isa;
+  const bool allowNonFinite;  // NaN/Inf fed to QuantizeLinear: refused unless set
+
+  // A zero-filled tensor; refuses (ERR_BITEXACT_RESOURCE) before allocating when the bytes live
+  // in this run would exceed the cap.
+  Tensor allocate(DType dtype, const Shape& shape);
+  int64_t liveBytes() const { return live_->load(); }
+
+ private:
+  int64_t cap_;
+  std::shared_ptr<std::atomic<int64_t>> live_;  // shared with buffer deleters that outlive the run
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  // inputs[i] is null for an absent optional input; outputs has one slot per node output.
+  virtual void run(ExecContext& ctx, const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) const = 0;
+};
+
+// What an op factory sees of its node at load time.
+class BuildContext {
+ public:
+  BuildContext(const onnx::Node& node, int64_t opsetVersion, cpu::Isa isa,
+               std::vector<const Tensor*> constantInputs)
+      : node(node), opset(opsetVersion), isa(isa), constants_(std::move(constantInputs)) {}
+
+  const onnx::Node& node;
+  const int64_t opset;
+  const cpu::Isa isa;
+
+  size_t inputCount() const { return node.inputs.size(); }
+  bool hasInput(size_t i) const { return i < node.inputs.size() && !node.inputs[i].empty(); }
+  const Tensor* constant(size_t i) const { return i < constants_.size() ? constants_[i] : nullptr; }
+  // Throws ERR_BITEXACT_UNSUPPORTED_OP naming the node when input i is not a load-time constant.
+  const Tensor& requireConstant(size_t i, const char* role) const;
+  void requireInputs(size_t minimum, size_t maximum) const;
+
+  int64_t attrInt(const char* name, int64_t fallback) const;
+  float attrFloat(const char* name, float fallback) const;
+  std::string attrString(const char* name, const std::string& fallback) const;
+  std::vector<int64_t> attrInts(const char* name) const;  // empty when absent
+  bool hasAttr(const char* name) const { return node.attribute(name) != nullptr; }
+
+  std::string where() const;  // "node 'conv1' (QLinearConv)"
+  [[noreturn]] void unsupported(const std::string& why) const;
+  [[noreturn]] void invalid(const std::string& why) const;
+  [[noreturn]] void overflow(const std::string& why) const;
+
+ private:
+  std::vector<const Tensor*> constants_;
+};
+
+// Builds the Op for a node; throws ERR_BITEXACT_UNSUPPORTED_OP for ops bitexact does not run.
+std::unique_ptr<Op> createOp(BuildContext& ctx);
+
+}  // namespace bx

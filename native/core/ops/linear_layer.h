@@ -1,0 +1,62 @@
+// Load-time preparation shared by every op that multiplies activations by constant int8/uint8
+// weights (QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, QGemm): weights packed for the
+// model's ISA, the int32 overflow bound proven per output row, and the requantisation multipliers.
+#pragma once
+
+#include <vector>
+
+#include "../../cpu/qgemm.h"
+#include "../qparams.h"
+
+namespace bx {
+
+struct LinearLayerSpec {
+  const uint8_t* weights = nullptr;  // [groups * rowsPerGroup][depth], row-major
+  bool weightsSigned = true;
+  int64_t groups = 1;
+  int64_t rowsPerGroup = 0;
+  int64_t depth = 0;
+  std::vector<int32_t> weightZeroPoints;  // one per row (raw domain)
+  std::vector<int32_t> bias;              // one per row, or empty
+  DType inputType = DType::UInt8;
+  int32_t inputZeroPoint = 0;  // raw domain
+  // Requantised output when set; otherwise int32 accumulators are the output.
+  bool requantize = true;
+  std::vector<double> realMultipliers;  // one per row: input_scale * weight_scale / output_scale
+  DType outputType = DType::UInt8;
+  int32_t outputZeroPoint = 0;
+};
+
+class LinearLayer {
+ public:
+  // Throws ERR_BITEXACT_OVERFLOW_BOUND (naming the node and row) when some input could overflow
+  // int32, ERR_BITEXACT_INVALID_MODEL for a multiplier that cannot be represented.
+  LinearLayer(const BuildContext& ctx, const LinearLayerSpec& spec);
+
+  int64_t groups() const { return groups_; }
+  int64_t rowsPerGroup() const { return rowsPerGroup_; }
+  int64_t depth() const { return depth_; }
+  bool inputSigned() const { return inputType_ == DType::Int8; }
+  DType inputType() const { return inputType_; }
+  DType outputType() const { return requantize_ ? outputType_ : DType::Int32; }
+  int32_t inputZeroPoint() const { return inputZeroPoint_; }
+  const cpu::PackedWeights& weights(int64_t group) const { return packed_[size_t(group)]; }
+  // The epilogue for one group writing to `out` with the given strides (in elements).
+  cpu::GemmEpilogue epilogue(int64_t group, uint8_t* out, int64_t rowStride, int64_t colStride) const;
+  // sum_k (x - zx)(w - zw) + bias for one output, from the plain weights: the scalar reference.
+  int32_t referenceDot(int64_t group, int64_t row, const int32_t* centredInputs) const;
+
+ private:
+  int64_t groups_, rowsPerGroup_, depth_;
+  DType inputType_;
+  int32_t inputZeroPoint_;
+  bool requantize_;
+  DType outputType_;
+  int32_t outputZeroPoint_;
+  std::vector<cpu::PackedWeights> packed_;
+  std::vector<int32_t> bias_;
+  std::vector<int32_t> rowConstants_;   // [groups * rowsPerGroup]
+  std::vector<Multiplier> multipliers_; // [groups * rowsPerGroup]
+};
+
+}  // namespace bx

@@ -1,0 +1,24 @@
+// Small helpers shared by the op implementations.
+#pragma once
+
+#include <algorithm>
+#include <functional>
+
+#include "../op.h"
+
+namespace bx {
+
+// Normalises a possibly negative axis against a rank; throws ERR_BITEXACT_INPUT when out of range.
+int64_t normalizeAxis(int64_t axis, int64_t rank, const char* opName);
+
+// Runs fn(begin, end) over [0, count) in chunks of at least `grain` elements on the pool.
+void parallelRange(cpu::ThreadPool& pool, int64_t count, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// Inner size (product of dims after axis) and channel count for a per-axis quantisation.
+struct AxisLayout {
+  int64_t channels = 1;
+  int64_t inner = 1;
+};
+AxisLayout axisLayout(const Shape& shape, int64_t axis);
+
+}  // namespace bx

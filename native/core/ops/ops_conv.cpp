@@ -1,0 +1,283 @@
+// QLinearConv and ConvInteger (1-D and 2-D, NCHW): groups/depthwise, strides, pads, dilations,
+// per-channel weights, bias.
+#include <memory>
+
+#include "linear_layer.h"
+#include "ops_common.h"
+
+namespace bx {
+namespace {
+
+struct ConvAttributes {
+  int64_t spatialRank = 2;
+  int64_t group = 1;
+  std::string autoPad = "NOTSET";
+  int64_t kernel[2] = {1, 1};
+  int64_t stride[2] = {1, 1};
+  int64_t dilation[2] = {1, 1};
+  int64_t padBegin[2] = {0, 0};
+  int64_t padEnd[2] = {0, 0};
+};
+
+ConvAttributes readConvAttributes(const BuildContext& ctx, const Shape& weightShape) {
+  ConvAttributes a;
+  if (weightShape.size() != 3 && weightShape.size() != 4) {
+    ctx.unsupported("only 1-D and 2-D convolutions are supported (weight rank " + std::to_string(weightShape.size()) + ")");
+  }
+  a.spatialRank = int64_t(weightShape.size()) - 2;
+  a.group = ctx.attrInt("group", 1);
+  if (a.group < 1) ctx.invalid("group must be >= 1");
+  a.autoPad = ctx.attrString("auto_pad", "NOTSET");
+  if (a.autoPad != "NOTSET" && a.autoPad != "VALID" && a.autoPad != "SAME_UPPER" && a.autoPad != "SAME_LOWER") {
+    ctx.invalid("unknown auto_pad '" + a.autoPad + "'");
+  }
+  const auto readPair = [&](const char* name, int64_t* dst, int64_t minimum) {
+    const std::vector<int64_t> v = ctx.attrInts(name);
+    if (v.empty()) return;
+    if (int64_t(v.size()) != a.spatialRank) ctx.invalid(std::string(name) + " has the wrong length");
+    for (int64_t i = 0; i < a.spatialRank; ++i) {
+      if (v[size_t(i)] < minimum) ctx.invalid(std::string(name) + " must be >= " + std::to_string(minimum));
+      dst[2 - a.spatialRank + i] = v[size_t(i)];
+    }
+  };
+  // 1-D convolutions run as 2-D ones with a height of 1: attributes fill the last slot.
+  for (int64_t i = 0; i < a.spatialRank; ++i) a.kernel[2 - a.spatialRank + i] = weightShape[size_t(2 + i)];
+  const std::vector<int64_t> kernelShape = ctx.attrInts("kernel_shape");
+  if (!kernelShape.empty()) {
+    for (int64_t i = 0; i < int64_t(kernelShape.size()) && i < a.spatialRank; ++i) {
+      if (kernelShape[size_t(i)] != weightShape[size_t(2 + i)]) ctx.invalid("kernel_shape does not match the weight shape");
+    }
+  }
+  readPair("strides", a.stride, 1);
+  readPair("dilations", a.dilation, 1);
+  const std::vector<int64_t> pads = ctx.attrInts("pads");
+  if (!pads.empty()) {
+    if (int64_t(pads.size()) != 2 * a.spatialRank) ctx.invalid("pads has the wrong length");
+    for (int64_t i = 0; i < a.spatialRank; ++i) {
+      if (pads[size_t(i)] < 0 || pads[size_t(i + a.spatialRank)] < 0) ctx.invalid("pads must be >= 0");
+      a.padBegin[2 - a.spatialRank + i] = pads[size_t(i)];
+      a.padEnd[2 - a.spatialRank + i] = pads[size_t(i + a.spatialRank)];
+    }
+  }
+  return a;
+}
+
+class ConvOp : public Op {
+ public:
+  ConvOp(std::unique_ptr<LinearLayer> layer, ConvAttributes attrs, int64_t inputChannels, std::string where)
+      : layer_(std::move(layer)), a_(attrs), inputChannels_(inputChannels), where_(std::move(where)) {}
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    if (x.dtype != layer_->inputType()) {
+      fail(ErrorCode::Input, where_ + ": input is " + dtypeName(x.dtype) + ", expected " + dtypeName(layer_->inputType()));
+    }
+    if (int64_t(x.shape.size()) != 2 + a_.spatialRank) {
+      fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(x.shape) + " has the wrong rank");
+    }
+    if (x.shape[1] != inputChannels_) {
+      fail(ErrorCode::Input, where_ + ": input has " + std::to_string(x.shape[1]) + " channels, expected " +
+                                 std::to_string(inputChannels_));
+    }
+    cpu::Conv2dGeometry g;
+    g.channels = inputChannels_ / a_.group;
+    g.inH = a_.spatialRank == 2 ? x.shape[2] : 1;
+    g.inW = x.shape[size_t(1 + a_.spatialRank)];
+    g.kernelH = a_.kernel[0];
+    g.kernelW = a_.kernel[1];
+    g.strideH = a_.stride[0];
+    g.strideW = a_.stride[1];
+    g.dilationH = a_.dilation[0];
+    g.dilationW = a_.dilation[1];
+    int64_t outDims[2];
+    int64_t padBegin[2];
+    const int64_t inDims[2] = {g.inH, g.inW};
+    for (int i = 0; i < 2; ++i) {
+      const int64_t extent = (a_.kernel[i] - 1) * a_.dilation[i] + 1;
+      if (a_.autoPad == "SAME_UPPER" || a_.autoPad == "SAME_LOWER") {
+        outDims[i] = (inDims[i] + a_.stride[i] - 1) / a_.stride[i];
+        const int64_t total = std::max<int64_t>(0, (outDims[i] - 1) * a_.stride[i] + extent - inDims[i]);
+        padBegin[i] = a_.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      } else {
+        const int64_t padded = inDims[i] + (a_.autoPad == "VALID" ? 0 : a_.padBegin[i] + a_.padEnd[i]);
+        padBegin[i] = a_.autoPad == "VALID" ? 0 : a_.padBegin[i];
+        if (padded < extent) fail(ErrorCode::Input, where_ + ": input " + shapeToString(x.shape) + " is smaller than the kernel");
+        outDims[i] = (padded - extent) / a_.stride[i] + 1;
+      }
+    }
+    g.outH = outDims[0];
+    g.outW = outDims[1];
+    g.padTop = padBegin[0];
+    g.padLeft = padBegin[1];
+
+    const int64_t batch = x.shape[0];
+    const int64_t groups = layer_->groups();
+    const int64_t rowsPerGroup = layer_->rowsPerGroup();
+    Shape outShape = {batch, groups * rowsPerGroup};
+    if (a_.spatialRank == 2) outShape.push_back(g.outH);
+    outShape.push_back(g.outW);
+    Tensor y = ctx.allocate(layer_->outputType(), outShape);
+    const int64_t inPlane = g.inH * g.inW;
+    const int64_t outPlane = g.outH * g.outW;
+    const size_t outElement = dtypeSize(y.dtype);
+    const uint8_t* xData = x.bytes();
+    uint8_t* yData = y.buffer->data();
+    const auto imageOf = [&](int64_t n, int64_t group) {
+      return xData + (n * inputChannels_ + group * g.channels) * inPlane;
+    };
+    const auto outputOf = [&](int64_t n, int64_t group) {
+      return yData + size_t((n * groups + group) * rowsPerGroup * outPlane) * outElement;
+    };
+
+    const bool depthwise = g.channels == 1 && rowsPerGroup == 1;
+    if (ctx.isa == cpu::Isa::Scalar || depthwise) {
+      // The scalar reference: one output plane per chunk, straight from the definition.
+      ctx.pool.parallelFor(batch * groups * rowsPerGroup, [&](int64_t chunk) {
+        const int64_t n = chunk / (groups * rowsPerGroup);
+        const int64_t group = (chunk / rowsPerGroup) % groups;
+        const int64_t row = chunk % rowsPerGroup;
+        referencePlane(g, imageOf(n, group), group, row, layer_->epilogue(group, outputOf(n, group), outPlane, 1));
+      });
+    } else {
+      const bool pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1 &&
+                             g.padTop == 0 && g.padLeft == 0 && g.outH == g.inH && g.outW == g.inW;
+      for (int64_t n = 0; n < batch; ++n) {
+        for (int64_t group = 0; group < groups; ++group) {
+          const cpu::GemmEpilogue e = layer_->epilogue(group, outputOf(n, group), outPlane, 1);
+          if (pointwise) {
+            cpu::MatrixSource src(imageOf(n, group), layer_->inputSigned(), g.channels, inPlane, 1);
+            cpu::runPackedGemm(ctx.pool, layer_->weights(group), src, outPlane, e);
+          } else {
+            cpu::Im2colSource src(imageOf(n, group), layer_->inputSigned(), g, uint8_t(layer_->inputZeroPoint()));
+            cpu::runPackedGemm(ctx.pool, layer_->weights(group), src, outPlane, e);
+          }
+        }
+      }
+    }
+    out[0] = std::move(y);
+  }
+
+ private:
+  void referencePlane(const cpu::Conv2dGeometry& g, const uint8_t* image, int64_t group, int64_t row,
+                      const cpu::GemmEpilogue& e) const {
+    const bool isSigned = layer_->inputSigned();
+    const int32_t zx = layer_->inputZeroPoint();
+    std::vector<int32_t> centred(size_t(layer_->depth()));
+    for (int64_t oy = 0; oy < g.outH; ++oy) {
+      for (int64_t ox = 0; ox < g.outW; ++ox) {
+        size_t k = 0;
+        for (int64_t c = 0; c < g.channels; ++c) {
+          for (int64_t ky = 0; ky < g.kernelH; ++ky) {
+            for (int64_t kx = 0; kx < g.kernelW; ++kx, ++k) {
+              const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
+              const int64_t ix = ox * g.strideW - g.padLeft + kx * g.dilationW;
+              const bool inside = iy >= 0 && iy < g.inH && ix >= 0 && ix < g.inW;
+              // Padding is the zero point, i.e. a real 0.
+              centred[k] = inside ? quantizedAt(image, isSigned, (c * g.inH + iy) * g.inW + ix) - zx : 0;
+            }
+          }
+        }
+        cpu::storeAccumulator(e, row, oy * g.outW + ox, layer_->referenceDot(group, row, centred.data()));
+      }
+    }
+  }
+
+  std::unique_ptr<LinearLayer> layer_;
+  ConvAttributes a_;
+  int64_t inputChannels_;
+  std::string where_;
+};
+
+// Builds the weight side of a convolution. `bias` may be empty.
+std::unique_ptr<Op> buildConv(BuildContext& ctx, const Tensor& w, DType inputType, int32_t inputZeroPoint,
+                              const std::vector<int32_t>& weightZeroPoints, std::vector<int32_t> bias,
+                              bool requantize, const std::vector<double>& multipliers, DType outputType,
+                              int32_t outputZeroPoint) {
+  if (w.dtype != DType::Int8 && w.dtype != DType::UInt8) ctx.unsupported(std::string("weights of type ") + dtypeName(w.dtype));
+  const ConvAttributes attrs = readConvAttributes(ctx, w.shape);
+  const int64_t outChannels = w.shape[0];
+  if (outChannels % attrs.group != 0) ctx.invalid("output channels are not divisible by group");
+  LinearLayerSpec spec;
+  spec.weights = w.bytes();
+  spec.weightsSigned = w.dtype == DType::Int8;
+  spec.groups = attrs.group;
+  spec.rowsPerGroup = outChannels / attrs.group;
+  spec.depth = w.shape[1] * attrs.kernel[0] * attrs.kernel[1];
+  spec.weightZeroPoints = weightZeroPoints;
+  spec.bias = std::move(bias);
+  spec.inputType = inputType;
+  spec.inputZeroPoint = inputZeroPoint;
+  spec.requantize = requantize;
+  spec.realMultipliers = multipliers;
+  spec.outputType = outputType;
+  spec.outputZeroPoint = outputZeroPoint;
+  auto layer = std::make_unique<LinearLayer>(ctx, spec);
+  return std::make_unique<ConvOp>(std::move(layer), attrs, w.shape[1] * attrs.group, ctx.where());
+}
+
+// Per-output-channel weight zero points from a per-tensor or per-channel list.
+std::vector<int32_t> expandPerChannel(const BuildContext& ctx, const std::vector<int32_t>& values, int64_t channels,
+                                      const char* role) {
+  if (int64_t(values.size()) == channels) return values;
+  if (values.size() == 1) return std::vector<int32_t>(size_t(channels), values[0]);
+  ctx.invalid(std::string(role) + " has " + std::to_string(values.size()) + " entries for " + std::to_string(channels) +
+              " output channels");
+}
+
+std::vector<int32_t> readBias(const BuildContext& ctx, size_t index, int64_t channels) {
+  if (!ctx.hasInput(index)) return {};
+  const Tensor& b = ctx.requireConstant(index, "bias");
+  if (b.dtype != DType::Int32) ctx.unsupported("bias must be int32");
+  if (b.size() != channels) ctx.invalid("bias has " + std::to_string(b.size()) + " entries for " + std::to_string(channels) + " channels");
+  return std::vector<int32_t>(b.data<int32_t>(), b.data<int32_t>() + channels);
+}
+
+}  // namespace
+
+std::unique_ptr<Op> createQLinearConv(BuildContext& ctx) {
+  ctx.requireInputs(8, 9);
+  const QuantParams x = readQuantParams(ctx, 1, 2, DType::UInt8, "input");
+  const Tensor& w = ctx.requireConstant(3, "weight");
+  const QuantParams wq = readQuantParams(ctx, 4, 5, w.dtype, "weight");
+  const QuantParams y = readQuantParams(ctx, 6, 7, DType::UInt8, "output");
+  if (!x.perTensor() || !y.perTensor()) ctx.unsupported("per-channel input or output quantisation");
+  if (w.shape.empty()) ctx.invalid("weight has rank 0");
+  const int64_t channels = w.shape[0];
+  std::vector<double> multipliers;
+  const std::vector<int32_t> wzp = expandPerChannel(ctx, wq.zeroPoints, channels, "weight zero point");
+  std::vector<float> wScales(wq.scales);
+  if (wScales.size() == 1) wScales.assign(size_t(channels), wScales[0]);
+  if (int64_t(wScales.size()) != channels) ctx.invalid("weight scale length does not match output channels");
+  for (int64_t c = 0; c < channels; ++c) {
+    // float64 products of float32 values: exact up to the one rounding of the division.
+    multipliers.push_back(double(x.scales[0]) * double(wScales[size_t(c)]) / double(y.scales[0]));
+  }
+  return buildConv(ctx, w, x.dtype, x.zeroPoints[0], wzp, readBias(ctx, 8, channels), true, multipliers, y.dtype,
+                   y.zeroPoints[0]);
+}
+
+std::unique_ptr<Op> createConvInteger(BuildContext& ctx) {
+  ctx.requireInputs(2, 4);
+  const Tensor& w = ctx.requireConstant(1, "weight");
+  if (w.shape.empty()) ctx.invalid("weight has rank 0");
+  const int64_t channels = w.shape[0];
+  DType inputType = DType::UInt8;
+  int32_t xzp = 0;
+  if (ctx.hasInput(2)) {
+    const Tensor& z = ctx.requireConstant(2, "input zero point");
+    if (z.size() != 1) ctx.unsupported("per-channel input zero point");
+    inputType = z.dtype;
+    xzp = int32_t(z.intAt(0));
+  }
+  std::vector<int32_t> wzp(size_t(channels), 0);
+  if (ctx.hasInput(3)) {
+    const Tensor& z = ctx.requireConstant(3, "weight zero point");
+    std::vector<int32_t> values;
+    for (int64_t i = 0; i < z.size(); ++i) values.push_back(int32_t(z.intAt(i)));
+    wzp = expandPerChannel(ctx, values, channels, "weight zero point");
+  }
+  auto op = buildConv(ctx, w, inputType, xzp, wzp, {}, false, {}, DType::Int32, 0);
+  return op;
+}
+
+}  // namespace bx

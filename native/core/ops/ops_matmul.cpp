@@ -1,0 +1,190 @@
+// QLinearMatMul, MatMulInteger and com.microsoft QGemm with constant 2-D weights B [K, N]:
+// activations A [..., M, K] run through the packed GEMM as K x (batch*M) columns.
+#include <memory>
+
+#include "linear_layer.h"
+#include "ops_common.h"
+
+namespace bx {
+namespace {
+
+class MatMulOp : public Op {
+ public:
+  MatMulOp(std::unique_ptr<LinearLayer> layer, bool transposeA, std::string where)
+      : layer_(std::move(layer)), transposeA_(transposeA), where_(std::move(where)) {}
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& a = *in[0];
+    if (a.dtype != layer_->inputType()) {
+      fail(ErrorCode::Input, where_ + ": input is " + dtypeName(a.dtype) + ", expected " + dtypeName(layer_->inputType()));
+    }
+    const int64_t depth = layer_->depth();
+    const int64_t n = layer_->rowsPerGroup();
+    if (a.shape.empty()) fail(ErrorCode::Input, where_ + ": input must have rank >= 1");
+    Shape outShape = a.shape;
+    int64_t rows;  // M (times any batch dims)
+    if (transposeA_) {
+      if (a.shape.size() != 2 || a.shape[0] != depth) fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(a.shape) + " does not fit transA");
+      rows = a.shape[1];
+      outShape = {rows, n};
+    } else {
+      if (a.shape.back() != depth) {
+        fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(a.shape) + " has inner dimension " +
+                                   std::to_string(a.shape.back()) + ", expected " + std::to_string(depth));
+      }
+      rows = a.size() / std::max<int64_t>(depth, 1);
+      if (depth == 0) rows = elementCount(Shape(a.shape.begin(), a.shape.end() - 1));
+      outShape.back() = n;
+    }
+    Tensor y = ctx.allocate(layer_->outputType(), outShape);
+    // Output row m, column j at y[m*n + j]; in the GEMM, weight row j and activation column m.
+    const cpu::GemmEpilogue e = layer_->epilogue(0, y.buffer->data(), 1, n);
+    if (ctx.isa == cpu::Isa::Scalar) {
+      const bool isSigned = layer_->inputSigned();
+      const int32_t zx = layer_->inputZeroPoint();
+      parallelRange(ctx.pool, rows, 1, [&](int64_t begin, int64_t end) {
+        std::vector<int32_t> centred(static_cast<size_t>(depth));
+        for (int64_t m = begin; m < end; ++m) {
+          for (int64_t k = 0; k < depth; ++k) {
+            const int64_t index = transposeA_ ? k * rows + m : m * depth + k;
+            centred[size_t(k)] = quantizedAt(a.bytes(), isSigned, index) - zx;
+          }
+          for (int64_t j = 0; j < n; ++j) cpu::storeAccumulator(e, j, m, layer_->referenceDot(0, j, centred.data()));
+        }
+      });
+    } else {
+      cpu::MatrixSource src(a.bytes(), layer_->inputSigned(), depth, transposeA_ ? rows : 1, transposeA_ ? 1 : depth);
+      cpu::runPackedGemm(ctx.pool, layer_->weights(0), src, rows, e);
+    }
+    out[0] = std::move(y);
+  }
+
+ private:
+  std::unique_ptr<LinearLayer> layer_;
+  bool transposeA_;
+  std::string where_;
+};
+
+// Weights B [K, N] (or [N, K] when transposed) as rows [N][K].
+std::vector<uint8_t> weightRows(const BuildContext& ctx, const Tensor& b, bool transposed, int64_t* depth, int64_t* n) {
+  if (b.dtype != DType::Int8 && b.dtype != DType::UInt8) ctx.unsupported(std::string("weights of type ") + dtypeName(b.dtype));
+  if (b.shape.size() != 2) ctx.unsupported("only 2-D constant weights are supported (B has shape " + shapeToString(b.shape) + ")");
+  *depth = transposed ? b.shape[1] : b.shape[0];
+  *n = transposed ? b.shape[0] : b.shape[1];
+  std::vector<uint8_t> rows(size_t(*depth * *n));
+  for (int64_t j = 0; j < *n; ++j) {
+    for (int64_t k = 0; k < *depth; ++k) {
+      rows[size_t(j * *depth + k)] = transposed ? b.bytes()[j * *depth + k] : b.bytes()[k * *n + j];
+    }
+  }
+  return rows;
+}
+
+std::vector<int32_t> perColumn(const BuildContext& ctx, const std::vector<int32_t>& v, int64_t n, const char* role) {
+  if (int64_t(v.size()) == n) return v;
+  if (v.size() == 1) return std::vector<int32_t>(size_t(n), v[0]);
+  ctx.invalid(std::string(role) + " has " + std::to_string(v.size()) + " entries for " + std::to_string(n) + " columns");
+}
+
+std::vector<float> perColumnScales(const BuildContext& ctx, const std::vector<float>& v, int64_t n) {
+  if (int64_t(v.size()) == n) return v;
+  if (v.size() == 1) return std::vector<float>(size_t(n), v[0]);
+  ctx.invalid("weight scale has " + std::to_string(v.size()) + " entries for " + std::to_string(n) + " columns");
+}
+
+std::unique_ptr<Op> buildMatMul(BuildContext& ctx, const std::vector<uint8_t>& rows, bool weightsSigned, int64_t depth,
+                                int64_t n, DType inputType, int32_t inputZeroPoint, std::vector<int32_t> weightZeroPoints,
+                                std::vector<int32_t> bias, bool requantize, std::vector<double> multipliers,
+                                DType outputType, int32_t outputZeroPoint, bool transposeA) {
+  LinearLayerSpec spec;
+  spec.weights = rows.data();
+  spec.weightsSigned = weightsSigned;
+  spec.rowsPerGroup = n;
+  spec.depth = depth;
+  spec.weightZeroPoints = std::move(weightZeroPoints);
+  spec.bias = std::move(bias);
+  spec.inputType = inputType;
+  spec.inputZeroPoint = inputZeroPoint;
+  spec.requantize = requantize;
+  spec.realMultipliers = std::move(multipliers);
+  spec.outputType = outputType;
+  spec.outputZeroPoint = outputZeroPoint;
+  return std::make_unique<MatMulOp>(std::make_unique<LinearLayer>(ctx, spec), transposeA, ctx.where());
+}
+
+}  // namespace
+
+std::unique_ptr<Op> createQLinearMatMul(BuildContext& ctx) {
+  ctx.requireInputs(8, 8);
+  const QuantParams a = readQuantParams(ctx, 1, 2, DType::UInt8, "input A");
+  if (!ctx.constant(3)) ctx.unsupported("B must be a constant initializer (activation x activation MatMul is not supported yet)");
+  const Tensor& b = ctx.requireConstant(3, "B");
+  const QuantParams bq = readQuantParams(ctx, 4, 5, b.dtype, "B");
+  const QuantParams y = readQuantParams(ctx, 6, 7, DType::UInt8, "output");
+  if (!a.perTensor() || !y.perTensor()) ctx.unsupported("per-channel input or output quantisation");
+  int64_t depth, n;
+  const std::vector<uint8_t> rows = weightRows(ctx, b, false, &depth, &n);
+  const std::vector<float> scales = perColumnScales(ctx, bq.scales, n);
+  std::vector<double> multipliers;
+  for (int64_t j = 0; j < n; ++j) multipliers.push_back(double(a.scales[0]) * double(scales[size_t(j)]) / double(y.scales[0]));
+  return buildMatMul(ctx, rows, b.dtype == DType::Int8, depth, n, a.dtype, a.zeroPoints[0],
+                     perColumn(ctx, bq.zeroPoints, n, "B zero point"), {}, true, multipliers, y.dtype, y.zeroPoints[0], false);
+}
+
+std::unique_ptr<Op> createMatMulInteger(BuildContext& ctx) {
+  ctx.requireInputs(2, 4);
+  if (!ctx.constant(1)) ctx.unsupported("B must be a constant initializer (activation x activation MatMul is not supported yet)");
+  const Tensor& b = ctx.requireConstant(1, "B");
+  DType inputType = DType::UInt8;
+  int32_t azp = 0;
+  if (ctx.hasInput(2)) {
+    const Tensor& z = ctx.requireConstant(2, "A zero point");
+    if (z.size() != 1) ctx.unsupported("per-row A zero point");
+    inputType = z.dtype;
+    azp = int32_t(z.intAt(0));
+  }
+  int64_t depth, n;
+  const std::vector<uint8_t> rows = weightRows(ctx, b, false, &depth, &n);
+  std::vector<int32_t> bzp(1, 0);
+  if (ctx.hasInput(3)) {
+    const Tensor& z = ctx.requireConstant(3, "B zero point");
+    bzp.clear();
+    for (int64_t i = 0; i < z.size(); ++i) bzp.push_back(int32_t(z.intAt(i)));
+  }
+  return buildMatMul(ctx, rows, b.dtype == DType::Int8, depth, n, inputType, azp, perColumn(ctx, bzp, n, "B zero point"),
+                     {}, false, {}, DType::Int32, 0, false);
+}
+
+std::unique_ptr<Op> createQGemm(BuildContext& ctx) {
+  ctx.requireInputs(6, 9);
+  if (!ctx.hasInput(7)) ctx.unsupported("QGemm with a float output (no y_scale) is not supported");
+  const QuantParams a = readQuantParams(ctx, 1, 2, DType::UInt8, "input A");
+  const Tensor& b = ctx.requireConstant(3, "B");
+  const QuantParams bq = readQuantParams(ctx, 4, 5, b.dtype, "B");
+  const QuantParams y = readQuantParams(ctx, 7, 8, DType::UInt8, "output");
+  if (!a.perTensor() || !y.perTensor()) ctx.unsupported("per-channel input or output quantisation");
+  const float alpha = ctx.attrFloat("alpha", 1.0f);
+  if (!(alpha > 0.0f)) ctx.unsupported("alpha must be positive");
+  const bool transA = ctx.attrInt("transA", 0) != 0;
+  const bool transB = ctx.attrInt("transB", 0) != 0;
+  int64_t depth, n;
+  const std::vector<uint8_t> rows = weightRows(ctx, b, transB, &depth, &n);
+  std::vector<int32_t> bias;
+  if (ctx.hasInput(6)) {
+    const Tensor& c = ctx.requireConstant(6, "C");
+    if (c.dtype != DType::Int32) ctx.unsupported("C must be int32");
+    if (c.size() == n) bias.assign(c.data<int32_t>(), c.data<int32_t>() + n);
+    else if (c.size() == 1) bias.assign(size_t(n), c.data<int32_t>()[0]);
+    else ctx.unsupported("C must broadcast along the output columns (shape [N] or [1, N])");
+  }
+  const std::vector<float> scales = perColumnScales(ctx, bq.scales, n);
+  std::vector<double> multipliers;
+  for (int64_t j = 0; j < n; ++j) {
+    multipliers.push_back(double(alpha) * double(a.scales[0]) * double(scales[size_t(j)]) / double(y.scales[0]));
+  }
+  return buildMatMul(ctx, rows, b.dtype == DType::Int8, depth, n, a.dtype, a.zeroPoints[0],
+                     perColumn(ctx, bq.zeroPoints, n, "B zero point"), std::move(bias), true, multipliers, y.dtype,
+                     y.zeroPoints[0], transA);
+}
+
+}  // namespace bx

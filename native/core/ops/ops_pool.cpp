@@ -1,0 +1,247 @@
+// Quantized mean reductions (QLinearGlobalAveragePool and the DequantizeLinear -> ReduceMean ->
+// QuantizeLinear pattern) and MaxPool on any element type.
+#include <limits>
+
+#include "../qparams.h"
+#include "ops_common.h"
+
+namespace bx {
+namespace {
+
+// One ReduceMean stage as written in the graph; stages apply in order, each to the shape the
+// previous one produced. The mean of equal-sized means is the overall mean, so the stages
+// collapse to one integer sum over the union of the reduced axes.
+struct ReduceStage {
+  std::vector<int64_t> axes;  // empty: all axes from `firstAxis` on
+  int64_t firstAxis = 0;
+  bool keepDims = true;
+};
+
+class QuantizedMeanOp : public Op {
+ public:
+  QuantizedMeanOp(QuantParams x, QuantParams y, std::vector<ReduceStage> stages, std::string where)
+      : x_(std::move(x)), y_(std::move(y)), stages_(std::move(stages)), where_(std::move(where)) {}
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    if (x.dtype != x_.dtype) fail(ErrorCode::Input, where_ + ": input is " + dtypeName(x.dtype) + ", expected " + dtypeName(x_.dtype));
+    // Track, for every current dim, which original dim it is; mark reduced originals.
+    const size_t rank = x.shape.size();
+    std::vector<bool> reduced(rank, false);
+    std::vector<int64_t> current(rank);
+    for (size_t d = 0; d < rank; ++d) current[d] = int64_t(d);
+    Shape shape = x.shape;
+    for (const ReduceStage& stage : stages_) {
+      std::vector<bool> hit(shape.size(), false);
+      if (stage.axes.empty()) {
+        for (size_t d = size_t(stage.firstAxis); d < shape.size(); ++d) hit[d] = true;
+      }
+      for (int64_t axis : stage.axes) hit[size_t(normalizeAxis(axis, int64_t(shape.size()), "ReduceMean"))] = true;
+      Shape nextShape;
+      std::vector<int64_t> nextCurrent;
+      for (size_t d = 0; d < shape.size(); ++d) {
+        if (hit[d]) {
+          if (current[d] >= 0) reduced[size_t(current[d])] = true;
+          if (stage.keepDims) { nextShape.push_back(1); nextCurrent.push_back(-1); }
+        } else {
+          nextShape.push_back(shape[d]);
+          nextCurrent.push_back(current[d]);
+        }
+      }
+      shape = nextShape;
+      current = nextCurrent;
+    }
+    int64_t count = 1;
+    Shape outerShape;  // input dims with reduced ones set to 1, for index mapping
+    for (size_t d = 0; d < rank; ++d) {
+      if (reduced[d]) count *= x.shape[d];
+      outerShape.push_back(reduced[d] ? 1 : x.shape[d]);
+    }
+    const int64_t maxCentred = maxCenteredMagnitude(rangeOf(x_.dtype), x_.zeroPoints[0]);
+    if (count == 0) fail(ErrorCode::Input, where_ + ": mean over an empty axis");
+    if (count > kInt32Max / std::max<int64_t>(maxCentred, 1)) {
+      fail(ErrorCode::OverflowBound, where_ + ": a mean over " + std::to_string(count) + " elements could overflow int32");
+    }
+    Multiplier m;
+    if (!deriveMultiplier(double(x_.scales[0]) / (double(y_.scales[0]) * double(count)), &m)) {
+      fail(ErrorCode::InvalidModel, where_ + ": scale ratio cannot be represented");
+    }
+    // Output strides over the input's coordinates (0 on reduced dims).
+    std::vector<int64_t> outStride(rank, 0);
+    int64_t stride = 1;
+    for (size_t d = rank; d-- > 0;) {
+      if (!reduced[d]) { outStride[d] = stride; stride *= x.shape[d]; }
+    }
+    const int64_t outCount = elementCount(outerShape);
+    std::vector<int32_t> sums(size_t(outCount), 0);
+    std::vector<int64_t> coord(rank, 0);
+    const bool isSigned = x.dtype == DType::Int8;
+    const int32_t zx = x_.zeroPoints[0];
+    int64_t o = 0;
+    for (int64_t i = 0, n = x.size(); i < n; ++i) {
+      sums[size_t(o)] += quantizedAt(x.bytes(), isSigned, i) - zx;
+      for (size_t d = rank; d-- > 0;) {
+        o += outStride[d];
+        if (++coord[d] < x.shape[d]) break;
+        o -= outStride[d] * x.shape[d];
+        coord[d] = 0;
+      }
+    }
+    Tensor y = ctx.allocate(y_.dtype, shape);
+    const QRange range = y_.range();
+    for (int64_t i = 0; i < outCount; ++i) {
+      const int32_t v = requantize(sums[size_t(i)], m, y_.zeroPoints[0], range.lo, range.hi);
+      y.buffer->data()[i] = y_.dtype == DType::Int8 ? uint8_t(int8_t(v)) : uint8_t(v);
+    }
+    out[0] = std::move(y);
+  }
+
+ private:
+  QuantParams x_, y_;
+  std::vector<ReduceStage> stages_;
+  std::string where_;
+};
+
+QuantParams readPerTensor8(BuildContext& ctx, size_t scale, size_t zp, const char* role) {
+  QuantParams q = readQuantParams(ctx, scale, zp, DType::UInt8, role);
+  if (!q.perTensor()) ctx.unsupported(std::string("per-channel ") + role + " quantisation");
+  if (q.dtype != DType::UInt8 && q.dtype != DType::Int8) ctx.unsupported(std::string(role) + " type " + dtypeName(q.dtype));
+  return q;
+}
+
+template <typename T>
+void maxPoolPlanes(const T* x, T* y, int64_t planes, int64_t inH, int64_t inW, int64_t outH, int64_t outW,
+                   const int64_t* kernel, const int64_t* stride, const int64_t* dilation, const int64_t* padBegin,
+                   cpu::ThreadPool& pool) {
+  pool.parallelFor(planes, [&](int64_t p) {
+    const T* src = x + p * inH * inW;
+    T* dst = y + p * outH * outW;
+    for (int64_t oy = 0; oy < outH; ++oy) {
+      for (int64_t ox = 0; ox < outW; ++ox) {
+        T best = std::numeric_limits<T>::lowest();
+        bool any = false;
+        for (int64_t ky = 0; ky < kernel[0]; ++ky) {
+          const int64_t iy = oy * stride[0] - padBegin[0] + ky * dilation[0];
+          if (iy < 0 || iy >= inH) continue;
+          for (int64_t kx = 0; kx < kernel[1]; ++kx) {
+            const int64_t ix = ox * stride[1] - padBegin[1] + kx * dilation[1];
+            if (ix < 0 || ix >= inW) continue;
+            const T v = src[iy * inW + ix];
+            // NaN never wins, so float max stays deterministic.
+            if (!any || v > best) { best = v; any = true; }
+          }
+        }
+        dst[oy * outW + ox] = best;
+      }
+    }
+  });
+}
+
+class MaxPoolOp : public Op {
+ public:
+  MaxPoolOp(int64_t spatialRank, std::vector<int64_t> kernel, std::vector<int64_t> strides, std::vector<int64_t> dilations,
+            std::vector<int64_t> pads, bool ceilMode, std::string autoPad, std::string where)
+      : rank_(spatialRank), ceil_(ceilMode), autoPad_(std::move(autoPad)), where_(std::move(where)) {
+    for (int64_t i = 0; i < spatialRank; ++i) {
+      const size_t slot = size_t(2 - spatialRank + i);
+      kernel_[slot] = kernel[size_t(i)];
+      stride_[slot] = strides.empty() ? 1 : strides[size_t(i)];
+      dilation_[slot] = dilations.empty() ? 1 : dilations[size_t(i)];
+      padBegin_[slot] = pads.empty() ? 0 : pads[size_t(i)];
+      padEnd_[slot] = pads.empty() ? 0 : pads[size_t(i + spatialRank)];
+    }
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    if (int64_t(x.shape.size()) != 2 + rank_) fail(ErrorCode::Input, where_ + ": input " + shapeToString(x.shape) + " has the wrong rank");
+    const int64_t inDims[2] = {rank_ == 2 ? x.shape[2] : 1, x.shape.back()};
+    int64_t outDims[2], padBegin[2];
+    for (int i = 0; i < 2; ++i) {
+      const int64_t extent = (kernel_[i] - 1) * dilation_[i] + 1;
+      if (autoPad_ == "SAME_UPPER" || autoPad_ == "SAME_LOWER") {
+        outDims[i] = (inDims[i] + stride_[i] - 1) / stride_[i];
+        const int64_t total = std::max<int64_t>(0, (outDims[i] - 1) * stride_[i] + extent - inDims[i]);
+        padBegin[i] = autoPad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
+      } else {
+        const bool valid = autoPad_ == "VALID";
+        padBegin[i] = valid ? 0 : padBegin_[i];
+        const int64_t span = inDims[i] + (valid ? 0 : padBegin_[i] + padEnd_[i]) - extent;
+        if (span < 0) fail(ErrorCode::Input, where_ + ": input is smaller than the pooling window");
+        outDims[i] = (ceil_ ? (span + stride_[i] - 1) / stride_[i] : span / stride_[i]) + 1;
+        // With ceil_mode the last window must start inside the input or its left padding.
+        if (ceil_ && (outDims[i] - 1) * stride_[i] >= inDims[i] + padBegin[i]) --outDims[i];
+      }
+    }
+    Shape outShape = {x.shape[0], x.shape[1]};
+    if (rank_ == 2) outShape.push_back(outDims[0]);
+    outShape.push_back(outDims[1]);
+    Tensor y = ctx.allocate(x.dtype, outShape);
+    const int64_t planes = x.shape[0] * x.shape[1];
+    switch (x.dtype) {
+      case DType::UInt8: maxPoolPlanes(x.data<uint8_t>(), y.mutableData<uint8_t>(), planes, inDims[0], inDims[1], outDims[0], outDims[1], kernel_, stride_, dilation_, padBegin, ctx.pool); break;
+      case DType::Int8: maxPoolPlanes(x.data<int8_t>(), y.mutableData<int8_t>(), planes, inDims[0], inDims[1], outDims[0], outDims[1], kernel_, stride_, dilation_, padBegin, ctx.pool); break;
+      case DType::Int16: maxPoolPlanes(x.data<int16_t>(), y.mutableData<int16_t>(), planes, inDims[0], inDims[1], outDims[0], outDims[1], kernel_, stride_, dilation_, padBegin, ctx.pool); break;
+      case DType::Float32: maxPoolPlanes(x.data<float>(), y.mutableData<float>(), planes, inDims[0], inDims[1], outDims[0], outDims[1], kernel_, stride_, dilation_, padBegin, ctx.pool); break;
+      default: fail(ErrorCode::Input, where_ + ": MaxPool does not support " + dtypeName(x.dtype));
+    }
+    out[0] = std::move(y);
+  }
+
+ private:
+  int64_t rank_;
+  int64_t kernel_[2] = {1, 1}, stride_[2] = {1, 1}, dilation_[2] = {1, 1}, padBegin_[2] = {0, 0}, padEnd_[2] = {0, 0};
+  bool ceil_;
+  std::string autoPad_;
+  std::string where_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> createQLinearGlobalAveragePool(BuildContext& ctx) {
+  ctx.requireInputs(5, 5);
+  QuantParams x = readPerTensor8(ctx, 1, 2, "input");
+  QuantParams y = readPerTensor8(ctx, 3, 4, "output");
+  if (x.dtype != y.dtype) ctx.unsupported("input and output types differ");
+  // NCHW: every spatial dim after the channel is averaged and kept as a 1.
+  if (ctx.attrInt("channels_last", 0) != 0) ctx.unsupported("channels_last=1");
+  ReduceStage stage;
+  stage.firstAxis = 2;
+  stage.keepDims = true;
+  return std::make_unique<QuantizedMeanOp>(std::move(x), std::move(y), std::vector<ReduceStage>{stage}, ctx.where());
+}
+
+// bitexact::QLinearReduceMean, produced by the QDQ rewrite from DequantizeLinear -> ReduceMean+
+// -> QuantizeLinear. Attributes: stages (int), axes<i> (ints), keepdims<i> (int).
+std::unique_ptr<Op> createQLinearReduceMean(BuildContext& ctx) {
+  ctx.requireInputs(5, 5);
+  QuantParams x = readPerTensor8(ctx, 1, 2, "input");
+  QuantParams y = readPerTensor8(ctx, 3, 4, "output");
+  std::vector<ReduceStage> stages;
+  const int64_t count = ctx.attrInt("stages", 0);
+  for (int64_t i = 0; i < count; ++i) {
+    ReduceStage s;
+    s.axes = ctx.attrInts(("axes" + std::to_string(i)).c_str());
+    s.keepDims = ctx.attrInt(("keepdims" + std::to_string(i)).c_str(), 1) != 0;
+    stages.push_back(s);
+  }
+  return std::make_unique<QuantizedMeanOp>(std::move(x), std::move(y), std::move(stages), ctx.where());
+}
+
+std::unique_ptr<Op> createMaxPool(BuildContext& ctx) {
+  ctx.requireInputs(1, 1);
+  if (ctx.node.outputs.size() > 1) ctx.unsupported("the Indices output");
+  const std::vector<int64_t> kernel = ctx.attrInts("kernel_shape");
+  if (kernel.size() != 1 && kernel.size() != 2) ctx.unsupported("only 1-D and 2-D pooling is supported");
+  const int64_t rank = int64_t(kernel.size());
+  const std::vector<int64_t> strides = ctx.attrInts("strides"), dilations = ctx.attrInts("dilations"), pads = ctx.attrInts("pads");
+  if ((!strides.empty() && int64_t(strides.size()) != rank) || (!dilations.empty() && int64_t(dilations.size()) != rank) ||
+      (!pads.empty() && int64_t(pads.size()) != 2 * rank)) {
+    ctx.invalid("strides, dilations or pads do not match kernel_shape");
+  }
+  if (ctx.attrInt("storage_order", 0) != 0) ctx.unsupported("storage_order=1");
+  return std::make_unique<MaxPoolOp>(rank, kernel, strides, dilations, pads, ctx.attrInt("ceil_mode", 0) != 0,
+                                     ctx.attrString("auto_pad", "NOTSET"), ctx.where());
+}
+
+}  // namespace bx

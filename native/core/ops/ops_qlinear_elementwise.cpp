@@ -1,0 +1,97 @@
+// com.microsoft QLinearAdd and QLinearMul with broadcasting.
+#include "../qparams.h"
+#include "broadcast.h"
+#include "ops_common.h"
+
+namespace bx {
+namespace {
+
+struct BinaryQuant {
+  QuantParams a, b, y;
+};
+
+BinaryQuant readBinaryQuant(BuildContext& ctx) {
+  ctx.requireInputs(7, 8);
+  BinaryQuant q{readQuantParams(ctx, 1, 2, DType::UInt8, "input A"), readQuantParams(ctx, 4, 5, DType::UInt8, "input B"),
+                readQuantParams(ctx, 6, 7, DType::UInt8, "output")};
+  for (const QuantParams* p : {&q.a, &q.b, &q.y}) {
+    if (!p->perTensor()) ctx.unsupported("per-channel quantisation");
+    if (p->dtype != DType::UInt8 && p->dtype != DType::Int8) ctx.unsupported(std::string("type ") + dtypeName(p->dtype));
+  }
+  return q;
+}
+
+// The run-time skeleton shared by both ops; `combine` maps centred (a - za, b - zb) to the
+// rounded, not yet offset, output value.
+template <typename Combine>
+void runBinary(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out, const BinaryQuant& q,
+               const std::string& where, Combine combine) {
+  const Tensor& a = *in[0];
+  const Tensor& b = *in[3];
+  if (a.dtype != q.a.dtype || b.dtype != q.b.dtype) {
+    fail(ErrorCode::Input, where + ": input types " + dtypeName(a.dtype) + "/" + dtypeName(b.dtype) + " do not match their zero points");
+  }
+  const BroadcastPlan plan = planBroadcast(a.shape, b.shape, where);
+  Tensor y = ctx.allocate(q.y.dtype, plan.output);
+  const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8, sy = y.dtype == DType::Int8;
+  const int32_t za = q.a.zeroPoints[0], zb = q.b.zeroPoints[0], zy = q.y.zeroPoints[0];
+  const QRange range = q.y.range();
+  uint8_t* dst = y.buffer->data();
+  parallelRange(ctx.pool, y.size(), 1 << 13, [&](int64_t begin, int64_t end) {
+    forEachBroadcast(plan, begin, end, [&](int64_t i, int64_t ia, int64_t ib) {
+      const int64_t v = combine(quantizedAt(a.bytes(), sa, ia) - za, quantizedAt(b.bytes(), sb, ib) - zb);
+      const int32_t s = saturate(v + zy, range.lo, range.hi);
+      dst[i] = sy ? uint8_t(int8_t(s)) : uint8_t(s);
+    });
+  });
+  out[0] = std::move(y);
+}
+
+class QLinearAddOp : public Op {
+ public:
+  QLinearAddOp(BinaryQuant q, MultiplierPair m, std::string where) : q_(std::move(q)), m_(m), where_(std::move(where)) {}
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    runBinary(ctx, in, out, q_, where_, [this](int32_t a, int32_t b) { return applyMultiplierPair(a, b, m_); });
+  }
+
+ private:
+  BinaryQuant q_;
+  MultiplierPair m_;
+  std::string where_;
+};
+
+class QLinearMulOp : public Op {
+ public:
+  QLinearMulOp(BinaryQuant q, Multiplier m, std::string where) : q_(std::move(q)), m_(m), where_(std::move(where)) {}
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    // |a - za| * |b - zb| <= 255 * 255: far inside int32.
+    runBinary(ctx, in, out, q_, where_, [this](int32_t a, int32_t b) { return applyMultiplier(a * b, m_); });
+  }
+
+ private:
+  BinaryQuant q_;
+  Multiplier m_;
+  std::string where_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> createQLinearAdd(BuildContext& ctx) {
+  BinaryQuant q = readBinaryQuant(ctx);
+  MultiplierPair m;
+  const double ma = double(q.a.scales[0]) / double(q.y.scales[0]);
+  const double mb = double(q.b.scales[0]) / double(q.y.scales[0]);
+  if (!deriveMultiplierPair(ma, mb, &m)) ctx.invalid("input/output scale ratio cannot be represented");
+  return std::make_unique<QLinearAddOp>(std::move(q), m, ctx.where());
+}
+
+std::unique_ptr<Op> createQLinearMul(BuildContext& ctx) {
+  BinaryQuant q = readBinaryQuant(ctx);
+  Multiplier m;
+  if (!deriveMultiplier(double(q.a.scales[0]) * double(q.b.scales[0]) / double(q.y.scales[0]), &m)) {
+    ctx.invalid("input/output scale ratio cannot be represented");
+  }
+  return std::make_unique<QLinearMulOp>(std::move(q), m, ctx.where());
+}
+
+}  // namespace bx

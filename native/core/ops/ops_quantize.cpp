@@ -1,0 +1,120 @@
+// QuantizeLinear and DequantizeLinear: the float boundary of a quantized graph (contract rule 3).
+#include <cmath>
+#include <cstring>
+
+#include "../qparams.h"
+#include "ops_common.h"
+
+namespace bx {
+namespace {
+
+class QuantizeLinearOp : public Op {
+ public:
+  QuantizeLinearOp(QuantParams q, int64_t axis, std::string where) : q_(std::move(q)), axis_(axis), where_(std::move(where)) {}
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    if (x.dtype != DType::Float32) fail(ErrorCode::Input, where_ + ": expects a float32 input, got " + dtypeName(x.dtype));
+    AxisLayout layout;
+    if (!q_.perTensor()) {
+      layout = axisLayout(x.shape, normalizeAxis(axis_, int64_t(x.shape.size()), "QuantizeLinear"));
+      if (layout.channels != int64_t(q_.scales.size())) {
+        fail(ErrorCode::Input, where_ + ": axis has " + std::to_string(layout.channels) + " channels but " +
+                                   std::to_string(q_.scales.size()) + " scales");
+      }
+    }
+    Tensor y = ctx.allocate(q_.dtype, x.shape);
+    const float* src = x.data<float>();
+    const int64_t n = x.size();
+    if (!ctx.allowNonFinite) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(src[i])) {
+          fail(ErrorCode::Input, where_ + ": input element " + std::to_string(i) + " is " +
+                                     (std::isnan(src[i]) ? "NaN" : "infinite") +
+                                     "; non-finite values are refused (option allowNonFinite)");
+        }
+      }
+    }
+    const QRange range = q_.range();
+    const DType dtype = q_.dtype;
+    uint8_t* dst = y.buffer->data();
+    parallelRange(ctx.pool, n, 1 << 14, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const size_t c = q_.perTensor() ? 0 : size_t((i / layout.inner) % layout.channels);
+        const float v = src[i];
+        int32_t qv;
+        if (std::isnan(v)) qv = q_.zeroPoints[c];  // only reachable with allowNonFinite
+        else qv = quantizeFloat(v, q_.scales[c], q_.zeroPoints[c], range);
+        switch (dtype) {
+          case DType::UInt8: dst[i] = uint8_t(qv); break;
+          case DType::Int8: reinterpret_cast<int8_t*>(dst)[i] = int8_t(qv); break;
+          case DType::UInt16: reinterpret_cast<uint16_t*>(dst)[i] = uint16_t(qv); break;
+          default: reinterpret_cast<int16_t*>(dst)[i] = int16_t(qv); break;
+        }
+      }
+    });
+    out[0] = std::move(y);
+  }
+
+ private:
+  QuantParams q_;
+  int64_t axis_;
+  std::string where_;
+};
+
+class DequantizeLinearOp : public Op {
+ public:
+  // typed: a zero point input fixed the element type; without one any integer type is accepted.
+  DequantizeLinearOp(QuantParams q, bool typed, int64_t axis, std::string where)
+      : q_(std::move(q)), typed_(typed), axis_(axis), where_(std::move(where)) {}
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    if (typed_ ? x.dtype != q_.dtype : x.dtype == DType::Float32) {
+      fail(ErrorCode::Input, where_ + ": input is " + dtypeName(x.dtype) + " but its zero point is " + dtypeName(q_.dtype));
+    }
+    AxisLayout layout;
+    if (!q_.perTensor()) {
+      layout = axisLayout(x.shape, normalizeAxis(axis_, int64_t(x.shape.size()), "DequantizeLinear"));
+      if (layout.channels != int64_t(q_.scales.size())) {
+        fail(ErrorCode::Input, where_ + ": axis has " + std::to_string(layout.channels) + " channels but " +
+                                   std::to_string(q_.scales.size()) + " scales");
+      }
+    }
+    Tensor y = ctx.allocate(DType::Float32, x.shape);
+    float* dst = y.mutableData<float>();
+    parallelRange(ctx.pool, x.size(), 1 << 14, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const size_t c = q_.perTensor() ? 0 : size_t((i / layout.inner) % layout.channels);
+        dst[i] = dequantizeToFloat(x.intAt(i), q_.zeroPoints[c], q_.scales[c]);
+      }
+    });
+    out[0] = std::move(y);
+  }
+
+ private:
+  QuantParams q_;
+  bool typed_;
+  int64_t axis_;
+  std::string where_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> createQuantizeLinear(BuildContext& ctx) {
+  ctx.requireInputs(2, 3);
+  if (ctx.attrInt("block_size", 0) != 0) ctx.unsupported("blocked quantisation (block_size) is not supported");
+  if (ctx.attrInt("saturate", 1) != 1) ctx.unsupported("saturate=0 is not supported");
+  QuantParams q = readQuantParams(ctx, 1, 2, DType::UInt8, "output");
+  if (!isQuantizedType(q.dtype)) ctx.unsupported(std::string("output type ") + dtypeName(q.dtype) + " is not supported");
+  return std::make_unique<QuantizeLinearOp>(std::move(q), ctx.attrInt("axis", 1), ctx.where());
+}
+
+std::unique_ptr<Op> createDequantizeLinear(BuildContext& ctx) {
+  ctx.requireInputs(2, 3);
+  if (ctx.attrInt("block_size", 0) != 0) ctx.unsupported("blocked quantisation (block_size) is not supported");
+  QuantParams q = readQuantParams(ctx, 1, 2, DType::UInt8, "input");
+  return std::make_unique<DequantizeLinearOp>(std::move(q), ctx.hasInput(2), ctx.attrInt("axis", 1), ctx.where());
+}
+
+}  // namespace bx

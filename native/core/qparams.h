@@ -1,0 +1,33 @@
+// Reading quantisation parameters (scale and zero point inputs) of QOperator/QDQ nodes.
+#pragma once
+
+#include <vector>
+
+#include "numerics.h"
+#include "op.h"
+
+namespace bx {
+
+bool isQuantizedType(DType dtype);  // uint8, int8, uint16, int16
+QRange rangeOf(DType dtype);
+
+struct QuantParams {
+  DType dtype = DType::UInt8;       // element type of the quantized tensor
+  std::vector<float> scales;        // 1 (per tensor) or one per channel
+  std::vector<int32_t> zeroPoints;  // same length as scales
+  bool perTensor() const { return scales.size() == 1; }
+  QRange range() const { return rangeOf(dtype); }
+};
+
+// Reads scale input `scaleIndex` and optional zero point `zeroPointIndex` as load-time constants.
+// Without a zero point the type is `defaultType` and the zero point 0. Scales must be positive and
+// finite; the zero point must have the same length as the scale.
+QuantParams readQuantParams(const BuildContext& ctx, size_t scaleIndex, size_t zeroPointIndex, DType defaultType,
+                            const char* role);
+
+// Raw bytes of a u8/s8 tensor element i as the integer it encodes.
+inline int32_t quantizedAt(const uint8_t* data, bool isSigned, int64_t i) {
+  return isSigned ? int32_t(int8_t(data[i])) : int32_t(data[i]);
+}
+
+}  // namespace bx

@@ -1,0 +1,21 @@
+// Canonical tensor hashing (docs/determinism.md, "Hashing"): keccak256 over
+//   dtype (1 byte, ONNX code) | rank (1 byte) | rank x dim (uint64 little-endian) | data (LE, row-major)
+// and, for a set of named tensors, keccak256 over the name-sorted sequence of
+//   uint32 LE byte length of the UTF-8 name | name bytes | 32-byte tensor hash.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "keccak.h"
+#include "tensor.h"
+
+namespace bx {
+
+Hash32 hashTensor(const Tensor& tensor);
+Hash32 hashTensorParts(DType dtype, const Shape& shape, const void* data, size_t byteLength);
+Hash32 hashNamedTensors(std::vector<std::pair<std::string, Hash32>> entries);
+std::string hashToHex(const Hash32& hash);  // 0x-prefixed lowercase
+
+}  // namespace bx

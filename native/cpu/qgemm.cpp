@@ -1,0 +1,159 @@
+#include "qgemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "../core/errors.h"
+
+namespace bx::cpu {
+
+PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, int64_t rows, int64_t depth,
+                          const std::vector<int32_t>& weightZeroPoints) {
+  PackedWeights p;
+  p.isa = isa;
+  p.rows = rows;
+  p.depth = depth;
+  p.plain.resize(size_t(rows * depth));
+  p.zeroPoints.resize(size_t(rows));
+  p.rowSums.resize(size_t(rows));
+  const int32_t offset = signedWeights ? 0 : 128;  // uint8 weights move into the s8 domain
+  for (int64_t r = 0; r < rows; ++r) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < depth; ++k) {
+      const int32_t raw = signedWeights ? int32_t(int8_t(weights[r * depth + k])) : int32_t(weights[r * depth + k]);
+      const int8_t b = int8_t(raw - offset);
+      p.plain[size_t(r * depth + k)] = b;
+      sum += b;
+    }
+    p.rowSums[size_t(r)] = sum;
+    p.zeroPoints[size_t(r)] = weightZeroPoints[size_t(r)] - offset;
+    if (p.zeroPoints[size_t(r)] != 0) p.anyZeroPoint = true;
+  }
+  if (isa == Isa::Scalar) return p;
+
+  const int mr = isa == Isa::Avx2 ? kRowsPerBlockAvx2 : kRowsPerBlockAvx512;
+  const size_t elementSize = isa == Isa::Avx2 ? 2 : 1;  // AVX2 keeps weights widened to int16
+  p.rowsPerBlock = mr;
+  const int64_t blocks = (rows + mr - 1) / mr;
+  const int64_t quads = quadCount(depth);
+  p.data.assign(size_t(blocks * quads * mr * 4) * elementSize, 0);
+  for (int64_t block = 0; block < blocks; ++block) {
+    for (int64_t q = 0; q < quads; ++q) {
+      for (int r = 0; r < mr; ++r) {
+        const int64_t row = block * mr + r;
+        for (int j = 0; j < 4; ++j) {
+          const int64_t k = q * 4 + j;
+          const int8_t b = (row < rows && k < depth) ? p.plain[size_t(row * depth + k)] : int8_t(0);
+          const size_t slot = size_t(((block * quads + q) * mr + r) * 4 + j);
+          if (elementSize == 2) {
+            const int16_t wide = b;
+            std::memcpy(&p.data[slot * 2], &wide, 2);
+          } else {
+            p.data[slot] = uint8_t(b);
+          }
+        }
+      }
+    }
+  }
+  return p;
+}
+
+void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
+  const int64_t quads = quadCount(depth_);
+  std::memset(panel, 0, size_t(quads * kPanelWidth * 4));
+  for (int64_t i = 0; i < count; ++i) {
+    const uint8_t* column = base_ + (p0 + i) * strideP_;
+    int32_t sum = 0;
+    for (int64_t k = 0; k < depth_; ++k) {
+      const uint8_t a = uint8_t(column[k * strideK_] ^ xorMask_);
+      panel[((k >> 2) * kPanelWidth + i) * 4 + (k & 3)] = a;
+      sum += a;
+    }
+    if (colSums) colSums[i] = sum;
+  }
+}
+
+void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
+  const int64_t kernelArea = g_.kernelH * g_.kernelW;
+  const int64_t depth = g_.channels * kernelArea;
+  const int64_t quads = quadCount(depth);
+  std::memset(panel, 0, size_t(quads * kPanelWidth * 4));
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t p = p0 + i;
+    const int64_t oy = p / g_.outW, ox = p % g_.outW;
+    int32_t sum = 0;
+    int64_t k = 0;
+    for (int64_t c = 0; c < g_.channels; ++c) {
+      const uint8_t* plane = image_ + c * g_.inH * g_.inW;
+      for (int64_t ky = 0; ky < g_.kernelH; ++ky) {
+        const int64_t iy = oy * g_.strideH - g_.padTop + ky * g_.dilationH;
+        const bool rowInside = iy >= 0 && iy < g_.inH;
+        for (int64_t kx = 0; kx < g_.kernelW; ++kx, ++k) {
+          const int64_t ix = ox * g_.strideW - g_.padLeft + kx * g_.dilationW;
+          const uint8_t a = (rowInside && ix >= 0 && ix < g_.inW) ? uint8_t(plane[iy * g_.inW + ix] ^ xorMask_) : pad_;
+          panel[((k >> 2) * kPanelWidth + i) * 4 + (k & 3)] = a;
+          sum += a;
+        }
+      }
+    }
+    if (colSums) colSums[i] = sum;
+  }
+}
+
+std::vector<int32_t> makeRowConstants(const PackedWeights& w, int32_t activationZeroPoint,
+                                      const std::vector<int32_t>& bias) {
+  std::vector<int32_t> out(size_t(w.rows));
+  const uint32_t za = uint32_t(activationZeroPoint);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    // uint32 arithmetic: wrap-around is defined and exact modulo 2^32 (see qgemm.h).
+    const uint32_t zb = uint32_t(w.zeroPoints[size_t(r)]);
+    const uint32_t c = uint32_t(bias.empty() ? 0 : bias[size_t(r)]) - za * uint32_t(w.rowSums[size_t(r)]) +
+                       uint32_t(w.depth) * za * zb;
+    out[size_t(r)] = int32_t(c);
+  }
+  return out;
+}
+
+void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSource& src, int64_t columns,
+                   const GemmEpilogue& e) {
+  if (w.isa == Isa::Scalar) fail(ErrorCode::Internal, "packed GEMM called for the scalar reference");
+  const int mr = w.rowsPerBlock;
+  const int64_t quads = quadCount(w.depth);
+  const int64_t panels = (columns + kPanelWidth - 1) / kPanelWidth;
+  const int64_t rowBlocks = (w.rows + mr - 1) / mr;
+  // Few columns (a MatMul with one row of activations) leave panels idle: split rows instead.
+  const int64_t wantedChunks = int64_t(pool.threads()) * 4;
+  int64_t rowSplits = 1;
+  if (panels < wantedChunks) rowSplits = std::min<int64_t>(rowBlocks, (wantedChunks + panels - 1) / panels);
+  const int64_t blocksPerSplit = (rowBlocks + rowSplits - 1) / rowSplits;
+  const size_t weightBlockBytes = size_t(quads * mr * 4) * (w.isa == Isa::Avx2 ? 2 : 1);
+  const auto kernel = w.isa == Isa::Avx2 ? microKernelAvx2 : microKernelAvx512Vnni;
+
+  pool.parallelFor(panels * rowSplits, [&](int64_t chunk) {
+    const int64_t panel = chunk / rowSplits;
+    const int64_t split = chunk % rowSplits;
+    const int64_t p0 = panel * kPanelWidth;
+    const int64_t count = std::min(kPanelWidth, columns - p0);
+    std::vector<uint8_t> packed(size_t(quads * kPanelWidth * 4) + 64);
+    uint8_t* panelData = packed.data() + ((64 - (reinterpret_cast<uintptr_t>(packed.data()) & 63)) & 63);
+    int32_t colSums[kPanelWidth] = {0};
+    src.packPanel(p0, count, panelData, w.anyZeroPoint ? colSums : nullptr);
+    alignas(64) int32_t acc[kRowsPerBlockAvx512 * kPanelWidth];
+    const int64_t blockEnd = std::min(rowBlocks, (split + 1) * blocksPerSplit);
+    for (int64_t block = split * blocksPerSplit; block < blockEnd; ++block) {
+      kernel(panelData, w.data.data() + size_t(block) * weightBlockBytes, quads, acc);
+      const int64_t rowEnd = std::min<int64_t>(w.rows, (block + 1) * mr);
+      for (int64_t row = block * mr; row < rowEnd; ++row) {
+        const int32_t* rowAcc = acc + (row - block * mr) * kPanelWidth;
+        const uint32_t c = uint32_t(e.rowConstant[row]);
+        const uint32_t zb = uint32_t(w.zeroPoints[size_t(row)]);
+        for (int64_t i = 0; i < count; ++i) {
+          const int32_t value = int32_t(uint32_t(rowAcc[i]) + c - zb * uint32_t(colSums[i]));
+          storeAccumulator(e, row, p0 + i, value);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace bx::cpu

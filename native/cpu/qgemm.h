@@ -1,0 +1,129 @@
+// Packed int8 GEMM shared by QLinearConv, QLinearMatMul, QGemm, ConvInteger and MatMulInteger.
+//
+// Every product is computed as a raw dot of an unsigned activation byte a (u8; int8 inputs are
+// offset by +128) and a signed weight byte b (s8; uint8 weights are offset by -128):
+//   D[row][p] = sum_k b[row][k] * a[k][p]
+// and the zero points are applied afterwards with exact wrap-around int32 arithmetic:
+//   acc = sum_k (a - za)(b - zb[row]) = D - zb[row]*Sa[p] - za*Sb[row] + K*za*zb[row]
+// where Sa[p] = sum_k a[k][p] and Sb[row] = sum_k b[row][k]. Intermediate terms may wrap, but the
+// load-time bound proves the final acc fits in int32, and int32 wrap-around is exact modulo 2^32.
+// That is why the AVX-512 VNNI (vpdpbusd, u8 x s8) and the AVX2 (vpmaddwd on widened bytes) paths
+// and the scalar reference produce the same bytes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "../core/numerics.h"
+#include "isa.h"
+#include "thread_pool.h"
+
+namespace bx::cpu {
+
+constexpr int64_t kPanelWidth = 16;  // activation columns (pixels) per packed panel
+
+inline int64_t quadCount(int64_t k) { return (k + 3) / 4; }
+
+// Constant weights in the layout of one ISA's micro-kernel, packed once at load time.
+struct PackedWeights {
+  Isa isa = Isa::Scalar;
+  int64_t rows = 0;
+  int64_t depth = 0;                 // K
+  int rowsPerBlock = 1;              // the micro-kernel's MR
+  std::vector<uint8_t> data;         // [rowBlock][quad][MR][4 elements]
+  std::vector<int8_t> plain;         // [rows][K] s8, kept for the scalar reference
+  std::vector<int32_t> zeroPoints;   // zb per row, in the offset (s8) domain
+  std::vector<int32_t> rowSums;      // Sb per row
+  bool anyZeroPoint = false;
+};
+
+// weights: row-major [rows][depth] in the original dtype; signedWeights tells int8 vs uint8.
+// weightZeroPoints: one per row (per-tensor callers repeat it).
+PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, int64_t rows, int64_t depth,
+                          const std::vector<int32_t>& weightZeroPoints);
+
+// Fills a panel: kPanelWidth columns starting at column p0 (count <= kPanelWidth valid ones), all
+// quads, already offset to u8; also the per-column sums Sa when colSums is not null.
+class ActivationSource {
+ public:
+  virtual ~ActivationSource() = default;
+  virtual void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const = 0;
+};
+
+// Column p, row k at base[k*strideK + p*strideP]; the element type is u8 or s8.
+class MatrixSource : public ActivationSource {
+ public:
+  MatrixSource(const uint8_t* base, bool signedInput, int64_t depth, int64_t strideK, int64_t strideP)
+      : base_(base), xorMask_(signedInput ? 0x80 : 0), depth_(depth), strideK_(strideK), strideP_(strideP) {}
+  void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const override;
+
+ private:
+  const uint8_t* base_;
+  uint8_t xorMask_;
+  int64_t depth_, strideK_, strideP_;
+};
+
+// 2-D convolution geometry for im2col over one image and one group (NCHW).
+struct Conv2dGeometry {
+  int64_t channels = 0;  // input channels of this group
+  int64_t inH = 0, inW = 0, outH = 0, outW = 0;
+  int64_t kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, dilationH = 1, dilationW = 1;
+  int64_t padTop = 0, padLeft = 0;
+};
+
+class Im2colSource : public ActivationSource {
+ public:
+  // image points at this group's first channel; padValue is the input zero point (raw byte).
+  Im2colSource(const uint8_t* image, bool signedInput, const Conv2dGeometry& g, uint8_t padValue)
+      : image_(image), xorMask_(signedInput ? 0x80 : 0), g_(g), pad_(uint8_t(padValue ^ xorMask_)) {}
+  void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const override;
+
+ private:
+  const uint8_t* image_;
+  uint8_t xorMask_;
+  Conv2dGeometry g_;
+  uint8_t pad_;
+};
+
+// What happens to each exact int32 accumulator.
+struct GemmEpilogue {
+  // acc = D + rowConstant[row] - zb[row]*Sa[p]; rowConstant folds bias - za*Sb + K*za*zb.
+  const int32_t* rowConstant = nullptr;
+  bool requantize = true;                 // false: store int32 acc (ConvInteger, MatMulInteger)
+  const Multiplier* multipliers = nullptr;  // per row
+  int32_t outputZeroPoint = 0;
+  QRange range = kRangeU8;
+  bool signedOutput = false;            // int8 vs uint8 output elements
+  uint8_t* out = nullptr;
+  int64_t rowStride = 0, colStride = 0;  // in elements
+};
+
+// Row constants for given activation zero point za (in the u8 domain) and int32 bias per row.
+std::vector<int32_t> makeRowConstants(const PackedWeights& w, int32_t activationZeroPoint,
+                                      const std::vector<int32_t>& bias);
+
+// out[row][p] for row < w.rows, p < columns.
+void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSource& src, int64_t columns,
+                   const GemmEpilogue& epilogue);
+
+// Micro-kernels, one per ISA translation unit: acc[MR][16] = dots of one weight row block and
+// one panel.
+void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc);
+void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc);
+constexpr int kRowsPerBlockAvx2 = 4;
+constexpr int kRowsPerBlockAvx512 = 8;
+
+// Stores one accumulator through the epilogue (shared by the packed driver and the reference).
+inline void storeAccumulator(const GemmEpilogue& e, int64_t row, int64_t col, int32_t acc) {
+  const int64_t index = row * e.rowStride + col * e.colStride;
+  if (!e.requantize) {
+    reinterpret_cast<int32_t*>(e.out)[index] = acc;
+    return;
+  }
+  const int32_t v = requantize(acc, e.multipliers[row], e.outputZeroPoint, e.range.lo, e.range.hi);
+  if (e.signedOutput) reinterpret_cast<int8_t*>(e.out)[index] = int8_t(v);
+  else e.out[index] = uint8_t(v);
+}
+
+}  // namespace bx::cpu

@@ -1,0 +1,109 @@
+#include "thread_pool.h"
+
+#include <atomic>
+#include <exception>
+#include <xmmintrin.h>
+
+namespace bx::cpu {
+
+struct ThreadPool::Job {
+  const std::function<void(int64_t)>* fn = nullptr;
+  int64_t chunks = 0;
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> finished{0};
+  std::mutex doneMutex;
+  std::condition_variable done;
+  std::exception_ptr error;
+  std::mutex errorMutex;
+};
+
+namespace {
+// The float boundary ops assume round-to-nearest and no flush-to-zero / denormals-are-zero.
+// Something else in the process could have changed MXCSR; our threads set it explicitly.
+void setDefaultFloatMode() { _mm_setcsr(0x1f80); }
+}  // namespace
+
+ThreadPool::ThreadPool(int threads) {
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { workerLoop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+bool ThreadPool::runOneChunk(Job& job) {
+  const int64_t chunk = job.next.fetch_add(1);
+  if (chunk >= job.chunks) return false;
+  try {
+    (*job.fn)(chunk);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(job.errorMutex);
+    if (!job.error) job.error = std::current_exception();
+  }
+  if (job.finished.fetch_add(1) + 1 == job.chunks) {
+    std::lock_guard<std::mutex> lock(job.doneMutex);
+    job.done.notify_all();
+  }
+  return true;
+}
+
+void ThreadPool::workerLoop() {
+  setDefaultFloatMode();
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = jobs_.front();
+      if (job->next.load() >= job->chunks) {
+        jobs_.pop_front();  // fully handed out; its owner waits for the stragglers
+        continue;
+      }
+    }
+    while (runOneChunk(*job)) {
+    }
+  }
+}
+
+void ThreadPool::parallelFor(int64_t chunks, const std::function<void(int64_t)>& fn) {
+  if (chunks <= 0) return;
+  setDefaultFloatMode();
+  if (workers_.empty() || chunks == 1) {
+    for (int64_t i = 0; i < chunks; ++i) fn(i);
+    return;
+  }
+  auto job = std::make_shared<Job>();
+  job->fn = &fn;
+  job->chunks = chunks;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_.push_back(job);
+  }
+  wake_.notify_all();
+  while (runOneChunk(*job)) {
+  }
+  {
+    std::unique_lock<std::mutex> lock(job->doneMutex);
+    job->done.wait(lock, [&] { return job->finished.load() == job->chunks; });
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
+      if (*it == job) { jobs_.erase(it); break; }
+    }
+  }
+  if (job->error) std::rethrow_exception(job->error);
+}
+
+int defaultThreadCount() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : int(n);
+}
+
+}  // namespace bx::cpu

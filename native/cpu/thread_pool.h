@@ -1,0 +1,45 @@
+// The addon's own compute threads. parallelFor may be called from several threads at once
+// (concurrent runs): each call is a job with its own chunk counter, workers take chunks from the
+// oldest unfinished job, and the caller works on its own job too, so nested or concurrent calls
+// cannot deadlock. Results never depend on which thread ran a chunk: the kernels' integer
+// arithmetic is exact and every chunk writes disjoint output.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace bx::cpu {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);  // threads includes the calling thread; 1 = no workers
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return int(workers_.size()) + 1; }
+  // Calls fn(chunk) for chunk in [0, chunks), then returns. The first exception thrown by a
+  // chunk is rethrown here after all chunks have finished.
+  void parallelFor(int64_t chunks, const std::function<void(int64_t)>& fn);
+
+ private:
+  struct Job;
+  void workerLoop();
+  static bool runOneChunk(Job& job);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<Job>> jobs_;
+  bool stopping_ = false;
+};
+
+int defaultThreadCount();
+
+}  // namespace bx::cpu
