@@ -2,6 +2,7 @@
 // executor that runs it. Thread-safe: many runs may execute concurrently on one CompiledModel.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,7 +68,7 @@ class CompiledModel {
 
   std::vector<TensorSpec> inputs_, outputs_;
   std::vector<int> inputIds_, outputIds_;
-  std::vector<Tensor> constants_;   // indexed by value id; empty buffer when not a constant
+  std::deque<Tensor> constants_;  // by value id; a deque so BuildContext pointers survive growth
   std::vector<bool> isConstant_;
   std::vector<Step> steps_;
   size_t valueCount_ = 0;

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+// bitexact CLI. Exit codes: 0 success, 1 mismatch/internal failure, 2 bad input or usage (one
+// line on stderr naming what was wrong).
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { BitexactError, INPUT_ERROR_CODES } from '../errors.js';
+import { info } from '../info.js';
+import { keccak256, hashTensor } from '../hash.js';
+import { loadModel, type Backend, type Isa } from '../model.js';
+import { readTensorFile } from '../io/tensor_files.js';
+import { argmax, type Tensor } from '../tensor.js';
+
+const USAGE = `usage:
+  bitexact run MODEL [--input NAME=FILE | --input FILE]... [--backend auto|cpu] [--threads N] [--isa ISA] [--json]
+  bitexact hash FILE            (a model .onnx, or a tensor .json/.npy/.pb)
+  bitexact info [--json]`;
+
+class UsageError extends Error {}
+
+function toJsonTensor(t: Tensor): { dtype: string; shape: number[]; data: (number | string)[] } {
+  const data = t.data instanceof BigInt64Array ? Array.from(t.data, (v) => v.toString()) : Array.from(t.data as ArrayLike<number>);
+  return { dtype: t.dtype, shape: [...t.shape], data };
+}
+
+async function commandRun(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      input: { type: 'string', multiple: true, short: 'i' },
+      backend: { type: 'string' },
+      threads: { type: 'string' },
+      isa: { type: 'string' },
+      json: { type: 'boolean' },
+      'allow-non-finite': { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('run needs exactly one MODEL argument');
+  let threads: number | undefined;
+  if (values.threads !== undefined) {
+    threads = Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
+  }
+  const loadStart = performance.now();
+  const model = await loadModel(positionals[0], {
+    backend: (values.backend ?? 'auto') as Backend,
+    threads,
+    isa: values.isa as Isa | undefined,
+  });
+  const loadMs = performance.now() - loadStart;
+  try {
+    const inputs: Record<string, Tensor> = {};
+    for (const spec of values.input ?? []) {
+      const eq = spec.indexOf('=');
+      let name: string;
+      let file: string;
+      if (eq > 0) {
+        name = spec.slice(0, eq);
+        file = spec.slice(eq + 1);
+      } else {
+        if (model.inputs.length !== 1) {
+          throw new BitexactError('ERR_BITEXACT_INPUT', `the model has ${model.inputs.length} inputs; use --input NAME=FILE`);
+        }
+        name = model.inputs[0].name;
+        file = spec;
+      }
+      const declared = model.inputs.find((i) => i.name === name);
+      inputs[name] = await readTensorFile(file, declared?.dtype);
+    }
+    const r = await model.run(inputs, { allowNonFinite: values['allow-non-finite'] === true });
+    if (values.json) {
+      const outputs: Record<string, unknown> = {};
+      for (const [name, t] of Object.entries(r.outputs)) outputs[name] = { ...toJsonTensor(t), hash: t.hash };
+      process.stdout.write(
+        JSON.stringify({
+          modelHash: r.modelHash,
+          inputHash: r.inputHash,
+          outputHash: r.outputHash,
+          outputs,
+          backend: r.backend,
+          timings: { loadMs, ...r.timings },
+        }) + '\n',
+      );
+    } else {
+      for (const [name, t] of Object.entries(r.outputs)) {
+        const top = t.shape.length >= 1 && t.data.length > 0 && !(t.data instanceof BigInt64Array) ? `  top-1 index ${argmax(t.data)}` : '';
+        process.stdout.write(`output ${name} ${t.dtype}[${t.shape.join(',')}]${top}\n  hash ${t.hash}\n`);
+      }
+      process.stdout.write(`modelHash  ${r.modelHash}\ninputHash  ${r.inputHash}\noutputHash ${r.outputHash}\n`);
+      process.stdout.write(`backend cpu isa=${r.backend.isa} threads=${r.backend.threads}  run ${r.timings.runMs.toFixed(2)} ms\n`);
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+async function commandHash(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('hash needs exactly one FILE argument');
+  const file = positionals[0];
+  if (extname(file).toLowerCase() === '.onnx') {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      throw new BitexactError('ERR_BITEXACT_INPUT', `cannot read ${file}: ${(err as Error).message}`);
+    }
+    process.stdout.write(`${keccak256(bytes)}\n`);
+  } else {
+    process.stdout.write(`${hashTensor(await readTensorFile(file))}\n`);
+  }
+  return 0;
+}
+
+function commandInfo(args: string[]): number {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
+  const i = info();
+  if (values.json) {
+    process.stdout.write(JSON.stringify(i) + '\n');
+    return 0;
+  }
+  process.stdout.write(
+    [
+      `bitexact ${i.version} (specVersion ${i.specVersion})`,
+      `cpu isas: ${i.cpu.isas.join(', ')} (using ${i.cpu.forcedIsa ?? i.cpu.bestIsa}${i.cpu.forcedIsa ? ', forced by BITEXACT_CPU_ISA' : ''})`,
+      `threads: ${i.cpu.threads}`,
+      `backends: ${i.backends.join(', ')}`,
+      `cuda: ${i.cuda.compiled ? 'compiled' : 'not compiled'} (${i.cuda.reason})`,
+    ].join('\n') + '\n',
+  );
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run':
+        return await commandRun(rest);
+      case 'hash':
+        return await commandHash(rest);
+      case 'info':
+        return commandInfo(rest);
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(USAGE + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`bitexact: ${e.message}\n${USAGE}\n`);
+      return 2;
+    }
+    if (e.code && INPUT_ERROR_CODES.has(e.code)) {
+      process.stderr.write(`bitexact: ${e.code}: ${e.message.split('\n')[0]}\n`);
+      return 2;
+    }
+    process.stderr.write(`bitexact: internal error: ${e.stack ?? e.message}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`bitexact: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,11 @@
+export { loadModel, Model } from './model.js';
+export type { Backend, Isa, LoadOptions, RunOptions, RunResult, OutputTensor, TensorSpec } from './model.js';
+export { info } from './info.js';
+export type { Info } from './info.js';
+export { hashTensor, hashNamedTensors, keccak256, hashModelBytes } from './hash.js';
+export { BitexactError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { argmax, normalizeTensor } from './tensor.js';
+export type { DType, Tensor, TensorInput, TensorData } from './tensor.js';
+export { readTensorFile, parseTensorBytes } from './io/tensor_files.js';
+export { engineVersion } from './version.js';

@@ -1,0 +1,29 @@
+import { addon } from './native.js';
+import { engineVersion } from './version.js';
+
+export interface Info {
+  version: string;
+  specVersion: number;
+  cpu: {
+    /** ISAs this CPU and build support, ascending */
+    isas: string[];
+    /** what a model uses when no isa option or BITEXACT_CPU_ISA is given */
+    bestIsa: string;
+    /** BITEXACT_CPU_ISA when set */
+    forcedIsa: string | null;
+    threads: number;
+  };
+  backends: string[];
+  cuda: { compiled: boolean; devices: unknown[]; reason: string };
+}
+
+export function info(): Info {
+  const n = addon().info();
+  return {
+    version: engineVersion,
+    specVersion: n.specVersion,
+    cpu: { isas: n.isas, bestIsa: n.bestIsa, forcedIsa: process.env.BITEXACT_CPU_ISA || null, threads: n.defaultThreads },
+    backends: n.backends,
+    cuda: n.cuda,
+  };
+}

@@ -1,0 +1,169 @@
+import { readFile } from 'node:fs/promises';
+import { addon, type NativeModel, type NativeSpec } from './native.js';
+import { BitexactError, expected, fromNative } from './errors.js';
+import { normalizeTensor, viewBytes, type DType, type Tensor, type TensorInput } from './tensor.js';
+
+export type Backend = 'auto' | 'cpu' | 'cuda';
+export type Isa = 'scalar' | 'avx2' | 'avx512vnni';
+
+export interface LoadOptions {
+  /** 'auto' (default) and 'cpu' run on the CPU; 'cuda' needs a CUDA build (not in this version). */
+  backend?: Backend;
+  /** compute threads; default one per core. Results never depend on it. */
+  threads?: number;
+  /** force a CPU kernel path; default BITEXACT_CPU_ISA, else the best this CPU has. Results never depend on it. */
+  isa?: Isa;
+  /** cap on live tensor memory in one run, MiB (default 4096); larger runs are refused before allocating */
+  maxMemoryMB?: number;
+}
+
+export interface RunOptions {
+  /** accept NaN/Inf in float inputs to QuantizeLinear (Inf saturates, NaN maps to the zero point) */
+  allowNonFinite?: boolean;
+}
+
+export interface TensorSpec {
+  name: string;
+  dtype: DType;
+  /** numbers for fixed dims, strings for symbolic ones (e.g. "batch_size"); null when undeclared */
+  shape: (number | string)[] | null;
+}
+
+export interface OutputTensor extends Tensor {
+  /** canonical keccak256 hash of this output */
+  hash: string;
+}
+
+export interface RunResult {
+  outputs: Record<string, OutputTensor>;
+  /** hash of the named output set: the result commitment */
+  outputHash: string;
+  inputHash: string;
+  modelHash: string;
+  backend: { name: 'cpu'; isa: Isa; threads: number };
+  timings: { runMs: number; hashMs: number; totalMs: number };
+}
+
+const MiB = 1024 * 1024;
+
+export class Model {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  /** keccak256 of the model file's bytes */
+  readonly modelHash: string;
+  readonly isa: Isa;
+  readonly threads: number;
+  readonly #native: NativeModel;
+  readonly #maxMemoryBytes: number;
+  #disposed = false;
+
+  /** @internal use loadModel() */
+  constructor(native: NativeModel, maxMemoryBytes: number) {
+    this.#native = native;
+    this.#maxMemoryBytes = maxMemoryBytes;
+    const d = native.describe();
+    this.inputs = d.inputs.map(toSpec);
+    this.outputs = d.outputs.map(toSpec);
+    this.modelHash = d.modelHash;
+    this.isa = d.isa as Isa;
+    this.threads = d.threads;
+  }
+
+  /**
+   * Runs the model. Inputs are keyed by input name; a model with one input also accepts the
+   * tensor itself. Never blocks the event loop; concurrent runs are safe.
+   */
+  async run(inputs: Record<string, TensorInput> | TensorInput, options: RunOptions = {}): Promise<RunResult> {
+    if (this.#disposed) throw new BitexactError('ERR_BITEXACT_DISPOSED', 'the model has been disposed');
+    const named = this.#nameInputs(inputs);
+    const list = Object.entries(named).map(([name, t]) => {
+      const tensor = normalizeTensor(t, `input '${name}'`);
+      return { name, dtype: tensor.dtype, shape: [...tensor.shape], data: tensor.data };
+    });
+    const started = performance.now();
+    let r;
+    try {
+      r = await this.#native.run(list, { allowNonFinite: options.allowNonFinite === true, maxMemoryBytes: this.#maxMemoryBytes });
+    } catch (err) {
+      throw fromNative(err);
+    }
+    const outputs: Record<string, OutputTensor> = {};
+    for (const o of r.outputs) {
+      const dtype = o.dtype as DType;
+      outputs[o.name] = { dtype, shape: o.shape, data: viewBytes(dtype, o.data), hash: o.hash };
+    }
+    return {
+      outputs,
+      outputHash: r.outputHash,
+      inputHash: r.inputHash,
+      modelHash: this.modelHash,
+      backend: { name: 'cpu', isa: this.isa, threads: this.threads },
+      timings: { ...r.timings, totalMs: performance.now() - started },
+    };
+  }
+
+  /** Frees the model. Runs already in flight complete; later runs reject with ERR_BITEXACT_DISPOSED. */
+  dispose(): void {
+    this.#disposed = true;
+    this.#native.dispose();
+  }
+
+  #nameInputs(inputs: Record<string, TensorInput> | TensorInput): Record<string, TensorInput> {
+    if (typeof inputs !== 'object' || inputs === null) throw expected('an object of named input tensors', 'inputs', inputs);
+    const looksLikeTensor = 'dtype' in inputs && 'shape' in inputs && 'data' in inputs;
+    if (looksLikeTensor && !this.inputs.some((i) => i.name === 'dtype')) {
+      if (this.inputs.length !== 1) {
+        throw new BitexactError(
+          'ERR_BITEXACT_INPUT',
+          `the model has ${this.inputs.length} inputs (${this.inputs.map((i) => i.name).join(', ')}); pass them by name`,
+        );
+      }
+      return { [this.inputs[0].name]: inputs as TensorInput };
+    }
+    return inputs as Record<string, TensorInput>;
+  }
+}
+
+function toSpec(s: NativeSpec): TensorSpec {
+  return { name: s.name, dtype: s.dtype as DType, shape: s.shape };
+}
+
+/** Loads an ONNX model from a path or its bytes, compiling it for integer execution. */
+export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<Model> {
+  const backend = options.backend ?? 'auto';
+  if (backend !== 'auto' && backend !== 'cpu' && backend !== 'cuda') {
+    throw expected("'auto', 'cpu' or 'cuda'", 'backend', backend);
+  }
+  if (backend === 'cuda') {
+    throw new BitexactError('ERR_BITEXACT_BACKEND', `backend 'cuda' is unavailable: ${addon().info().cuda.reason}`);
+  }
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1 && options.threads <= 1024)) {
+    throw expected('an integer from 1 to 1024', 'threads', options.threads);
+  }
+  if (options.isa !== undefined && !['scalar', 'avx2', 'avx512vnni'].includes(options.isa)) {
+    throw expected("'scalar', 'avx2' or 'avx512vnni'", 'isa', options.isa);
+  }
+  if (options.maxMemoryMB !== undefined && !(typeof options.maxMemoryMB === 'number' && options.maxMemoryMB > 0)) {
+    throw expected('a positive number of MiB', 'maxMemoryMB', options.maxMemoryMB);
+  }
+  let bytes: Buffer;
+  if (typeof source === 'string') {
+    try {
+      bytes = await readFile(source);
+    } catch (err) {
+      throw new BitexactError('ERR_BITEXACT_INPUT', `cannot read model file ${source}: ${(err as Error).message}`);
+    }
+  } else if (source instanceof Uint8Array) {
+    bytes = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  } else {
+    throw expected('a file path or a Uint8Array', 'model', source);
+  }
+  const maxMemoryBytes = Math.floor((options.maxMemoryMB ?? 4096) * MiB);
+  try {
+    const native = await addon().loadModel(bytes, { isa: options.isa, threads: options.threads, maxMemoryBytes });
+    return new Model(native, maxMemoryBytes);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+

@@ -1,0 +1,84 @@
+// Typed mirror of the native addon's surface (native/addon/*.cpp). Nothing else imports the
+// .node file directly.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BitexactError } from './errors.js';
+
+export interface NativeTensor {
+  dtype: string;
+  shape: number[];
+  data: Buffer;
+}
+
+export interface NativeNamedTensor extends NativeTensor {
+  name: string;
+}
+
+export interface NativeSpec {
+  name: string;
+  dtype: string;
+  /** numbers for fixed dims, strings for symbolic ones; null when the model declares no shape */
+  shape: (number | string)[] | null;
+}
+
+export interface NativeDescription {
+  inputs: NativeSpec[];
+  outputs: NativeSpec[];
+  modelHash: string;
+  isa: string;
+  threads: number;
+  steps: number;
+}
+
+export interface NativeRunResult {
+  outputs: (NativeNamedTensor & { hash: string })[];
+  inputHash: string;
+  outputHash: string;
+  timings: { runMs: number; hashMs: number };
+}
+
+export interface NativeModel {
+  /** async, on the addon's threads; rejects with code ERR_BITEXACT_* */
+  run(inputs: { name: string; dtype: string; shape: number[]; data: ArrayBufferView }[],
+      options: { allowNonFinite?: boolean; maxMemoryBytes?: number }): Promise<NativeRunResult>;
+  /** sync; runs in flight finish on their own reference to the model */
+  dispose(): void;
+  /** sync; throws ERR_BITEXACT_DISPOSED after dispose() */
+  describe(): NativeDescription;
+}
+
+export interface NativeInfo {
+  specVersion: number;
+  isas: string[];
+  bestIsa: string;
+  defaultThreads: number;
+  backends: string[];
+  cuda: { compiled: boolean; devices: unknown[]; reason: string };
+}
+
+export interface NativeAddon {
+  loadModel(bytes: Buffer, options: { isa?: string; threads?: number; maxMemoryBytes?: number }): Promise<NativeModel>;
+  info(): NativeInfo;
+  keccak256(data: Uint8Array): string;
+  hashTensor(tensor: { dtype: string; shape: number[]; data: ArrayBufferView }): string;
+  hashNamed(entries: { name: string; hash: string }[]): string;
+  parseTensorProto(bytes: Buffer): NativeNamedTensor;
+}
+
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+let cached: NativeAddon | undefined;
+
+export function addon(): NativeAddon {
+  if (cached) return cached;
+  const candidates = [join(packageRoot, 'build', 'Release', 'bitexact.node'), join(packageRoot, 'build', 'Debug', 'bitexact.node')];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new BitexactError('ERR_BITEXACT_NATIVE', `the native addon is not built (looked for ${candidates[0]}); run \`npm run build:native\``);
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(found) as NativeAddon;
+  return cached;
+}

@@ -1,0 +1,182 @@
+// QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, QGemm: every ISA and thread count must
+// give the scalar reference's bytes, on random shapes (odd sizes, large K) and extreme values.
+import { describe, it, expect } from 'vitest';
+import { buildModel, rng, randomInts, tensorValue, type ElemName } from './helpers/onnx_builder.js';
+import { expectSameEverywhere } from './helpers/run_all.js';
+import { qlinearMatMulReference } from './helpers/reference.js';
+
+const range = (t: ElemName): [number, number] => (t === 'int8' ? [-128, 127] : [0, 255]);
+
+interface ConvCase {
+  n: number; c: number; h: number; w: number; m: number; group: number; kh: number; kw: number;
+  stride: number; pad: number; dilation: number; xType: ElemName; wType: ElemName; yType: ElemName;
+  weightZeroPoint: boolean; bias: boolean; oneD?: boolean;
+}
+
+function convModel(c: ConvCase, seed: number) {
+  const random = rng(seed);
+  const [xlo, xhi] = range(c.xType);
+  const [wlo, whi] = range(c.wType);
+  const [ylo, yhi] = range(c.yType);
+  const cg = c.c / c.group;
+  const wDims = c.oneD ? [c.m, cg, c.kw] : [c.m, cg, c.kh, c.kw];
+  const wCount = wDims.reduce((a, b) => a * b, 1);
+  const xShape = c.oneD ? [c.n, c.c, c.w] : [c.n, c.c, c.h, c.w];
+  const wScales = Array.from({ length: c.m }, () => 0.001 + random() * 0.02);
+  const wZps = Array.from({ length: c.m }, () => (c.weightZeroPoint ? randomInts(random, 1, wlo, whi, 0.3)[0] : (c.wType === 'uint8' ? 128 : 0)));
+  const spatial = c.oneD ? 1 : 2;
+  const model = buildModel({
+    inputs: [{ name: 'x', dtype: c.xType, shape: xShape }],
+    outputs: [{ name: 'y', dtype: c.yType, shape: [] }],
+    initializers: {
+      xs: tensorValue('float32', [], [0.02 + random() * 0.05]),
+      xz: tensorValue(c.xType, [], randomInts(random, 1, xlo, xhi, 0.5)),
+      w: tensorValue(c.wType, wDims, randomInts(random, wCount, wlo, whi)),
+      ws: tensorValue('float32', [c.m], wScales),
+      wz: tensorValue(c.wType, [c.m], wZps),
+      ys: tensorValue('float32', [], [0.05 + random() * 0.3]),
+      yz: tensorValue(c.yType, [], randomInts(random, 1, ylo, yhi, 0.5)),
+      b: tensorValue('int32', [c.m], randomInts(random, c.m, -5000, 5000, 0)),
+    },
+    nodes: [
+      {
+        op: 'QLinearConv',
+        inputs: ['x', 'xs', 'xz', 'w', 'ws', 'wz', 'ys', 'yz', ...(c.bias ? ['b'] : [])],
+        outputs: ['y'],
+        attrs: {
+          group: c.group,
+          kernel_shape: c.oneD ? [c.kw] : [c.kh, c.kw],
+          strides: Array(spatial).fill(c.stride),
+          dilations: Array(spatial).fill(c.dilation),
+          pads: Array(2 * spatial).fill(c.pad),
+        },
+      },
+    ],
+  });
+  const x = tensorValue(c.xType, xShape, randomInts(random, xShape.reduce((a, b) => a * b, 1), xlo, xhi));
+  return { model, inputs: { x: { dtype: c.xType, shape: xShape, data: rawTo(c.xType, x.raw) } } };
+}
+
+export function rawTo(dtype: ElemName, raw: Uint8Array) {
+  switch (dtype) {
+    case 'int8': return new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    case 'uint8': return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    case 'int32': return new Int32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    case 'float32': return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    default: throw new Error(dtype);
+  }
+}
+
+describe('QLinearConv', () => {
+  const cases: [string, ConvCase][] = [
+    ['3x3 u8/s8 padded', { n: 1, c: 3, h: 9, w: 11, m: 7, group: 1, kh: 3, kw: 3, stride: 1, pad: 1, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
+    ['strided, dilated, batch 2', { n: 2, c: 5, h: 13, w: 10, m: 9, group: 1, kh: 3, kw: 2, stride: 2, pad: 2, dilation: 2, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
+    ['s8 input, u8 weights with zero points, s8 output', { n: 1, c: 6, h: 7, w: 7, m: 10, group: 1, kh: 3, kw: 3, stride: 1, pad: 1, dilation: 1, xType: 'int8', wType: 'uint8', yType: 'int8', weightZeroPoint: true, bias: true }],
+    ['depthwise', { n: 2, c: 12, h: 15, w: 9, m: 12, group: 12, kh: 3, kw: 3, stride: 2, pad: 1, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
+    ['grouped 1x1', { n: 1, c: 8, h: 5, w: 6, m: 12, group: 4, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: false }],
+    ['pointwise, many channels (large K)', { n: 1, c: 600, h: 3, w: 5, m: 33, group: 1, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
+    ['large kernel K=5*5*40', { n: 1, c: 40, h: 9, w: 9, m: 17, group: 1, kh: 5, kw: 5, stride: 1, pad: 2, dilation: 1, xType: 'int8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true }],
+    ['1-D', { n: 2, c: 4, h: 1, w: 31, m: 6, group: 2, kh: 1, kw: 5, stride: 2, pad: 2, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true, oneD: true }],
+  ];
+  cases.forEach(([name, c], i) => {
+    it(name, async () => {
+      const { model, inputs } = convModel(c, 1000 + i);
+      await expectSameEverywhere(model, inputs, name);
+    });
+  });
+});
+
+describe('QLinearMatMul', () => {
+  const shapes: [number[], number, ElemName, ElemName][] = [
+    [[1, 1], 1, 'uint8', 'int8'],
+    [[7, 13], 5, 'uint8', 'int8'],
+    [[2, 9, 33], 17, 'int8', 'int8'],
+    [[3, 2048], 19, 'uint8', 'uint8'],
+    [[40, 300], 70, 'int8', 'uint8'],
+  ];
+  shapes.forEach(([aShape, n, aType, bType], i) => {
+    it(`A${JSON.stringify(aShape)} x B[${aShape[aShape.length - 1]},${n}] ${aType}x${bType}`, async () => {
+      const random = rng(2000 + i);
+      const k = aShape[aShape.length - 1];
+      const [alo, ahi] = range(aType);
+      const [blo, bhi] = range(bType);
+      const a = randomInts(random, aShape.reduce((x, y) => x * y, 1), alo, ahi);
+      const b = randomInts(random, k * n, blo, bhi);
+      const params = {
+        as: 0.01 + random() * 0.05, az: randomInts(random, 1, alo, ahi, 0.5)[0],
+        bs: Array.from({ length: n }, () => 0.001 + random() * 0.01),
+        bz: Array.from({ length: n }, () => randomInts(random, 1, blo, bhi, 0.3)[0]),
+        ys: 0.05 + random() * 0.5, yz: randomInts(random, 1, 0, 255, 0.5)[0],
+      };
+      const model = buildModel({
+        inputs: [{ name: 'a', dtype: aType, shape: aShape }],
+        outputs: [{ name: 'y', dtype: 'uint8', shape: [] }],
+        initializers: {
+          as: tensorValue('float32', [], [params.as]), az: tensorValue(aType, [], [params.az]),
+          b: tensorValue(bType, [k, n], b), bs: tensorValue('float32', [n], params.bs), bz: tensorValue(bType, [n], params.bz),
+          ys: tensorValue('float32', [], [params.ys]), yz: tensorValue('uint8', [], [params.yz]),
+        },
+        nodes: [{ op: 'QLinearMatMul', inputs: ['a', 'as', 'az', 'b', 'bs', 'bz', 'ys', 'yz'], outputs: ['y'] }],
+      });
+      const data = aType === 'int8' ? Int8Array.from(a) : Uint8Array.from(a);
+      const r = await expectSameEverywhere(model, { a: { dtype: aType, shape: aShape, data } }, 'QLinearMatMul');
+      // An independent oracle: the documented formulas evaluated in JS with BigInt.
+      const expectedOut = qlinearMatMulReference(a, aShape, b, n, params);
+      expect(Array.from(r.outputs.y.data as Uint8Array)).toEqual(expectedOut);
+    });
+  });
+});
+
+describe('MatMulInteger and ConvInteger', () => {
+  it('MatMulInteger u8 x s8 with zero points gives exact int32', async () => {
+    const random = rng(3001);
+    const m = 11, k = 37, n = 9;
+    const a = randomInts(random, m * k, 0, 255);
+    const b = randomInts(random, k * n, -128, 127);
+    const model = buildModel({
+      inputs: [{ name: 'a', dtype: 'uint8', shape: [m, k] }],
+      outputs: [{ name: 'y', dtype: 'int32', shape: [m, n] }],
+      initializers: { b: tensorValue('int8', [k, n], b), az: tensorValue('uint8', [], [131]), bz: tensorValue('int8', [], [-3]) },
+      nodes: [{ op: 'MatMulInteger', inputs: ['a', 'b', 'az', 'bz'], outputs: ['y'] }],
+    });
+    const r = await expectSameEverywhere(model, { a: { dtype: 'uint8', shape: [m, k], data: Uint8Array.from(a) } }, 'MatMulInteger');
+    const y = r.outputs.y.data as Int32Array;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let t = 0; t < k; t++) acc += (a[i * k + t] - 131) * (b[t * n + j] + 3);
+        expect(y[i * n + j]).toBe(acc);
+      }
+    }
+  });
+
+  it('ConvInteger s8 with padding', async () => {
+    const random = rng(3002);
+    const x = randomInts(random, 2 * 3 * 8 * 7, -128, 127);
+    const w = randomInts(random, 4 * 3 * 3 * 3, -128, 127);
+    const model = buildModel({
+      inputs: [{ name: 'x', dtype: 'int8', shape: [2, 3, 8, 7] }],
+      outputs: [{ name: 'y', dtype: 'int32', shape: [] }],
+      initializers: { w: tensorValue('int8', [4, 3, 3, 3], w), xz: tensorValue('int8', [], [-7]), wz: tensorValue('int8', [], [2]) },
+      nodes: [{ op: 'ConvInteger', inputs: ['x', 'w', 'xz', 'wz'], outputs: ['y'], attrs: { pads: [1, 1, 1, 1] } }],
+    });
+    await expectSameEverywhere(model, { x: { dtype: 'int8', shape: [2, 3, 8, 7], data: Int8Array.from(x) } }, 'ConvInteger');
+  });
+
+  it('QGemm with transposed B and bias', async () => {
+    const random = rng(3003);
+    const m = 5, k = 70, n = 23;
+    const model = buildModel({
+      inputs: [{ name: 'a', dtype: 'uint8', shape: [m, k] }],
+      outputs: [{ name: 'y', dtype: 'uint8', shape: [] }],
+      initializers: {
+        as: tensorValue('float32', [], [0.03]), az: tensorValue('uint8', [], [120]),
+        b: tensorValue('int8', [n, k], randomInts(random, n * k, -128, 127)), bs: tensorValue('float32', [], [0.004]), bz: tensorValue('int8', [], [0]),
+        c: tensorValue('int32', [n], randomInts(random, n, -20000, 20000, 0)),
+        ys: tensorValue('float32', [], [0.2]), yz: tensorValue('uint8', [], [100]),
+      },
+      nodes: [{ op: 'QGemm', domain: 'com.microsoft', inputs: ['a', 'as', 'az', 'b', 'bs', 'bz', 'c', 'ys', 'yz'], outputs: ['y'], attrs: { transB: 1 } }],
+    });
+    await expectSameEverywhere(model, { a: { dtype: 'uint8', shape: [m, k], data: Uint8Array.from(randomInts(random, m * k, 0, 255)) } }, 'QGemm');
+  });
+});
