@@ -15,6 +15,11 @@ export interface LoadOptions {
   isa?: Isa;
   /** cap on live tensor memory in one run, MiB (default 4096); larger runs are refused before allocating */
   maxMemoryMB?: number;
+  /**
+   * Graph inputs to bind to fixed values at load time (they become initializers). Lets models
+   * that feed weights, scales or zero points as inputs be compiled.
+   */
+  constants?: Record<string, TensorInput>;
 }
 
 export interface RunOptions {
@@ -160,7 +165,11 @@ export async function loadModel(source: string | Uint8Array, options: LoadOption
   }
   const maxMemoryBytes = Math.floor((options.maxMemoryMB ?? 4096) * MiB);
   try {
-    const native = await addon().loadModel(bytes, { isa: options.isa, threads: options.threads, maxMemoryBytes });
+    const constants = Object.entries(options.constants ?? {}).map(([name, t]) => {
+      const c = normalizeTensor(t, `constant '${name}'`);
+      return { name, dtype: c.dtype, shape: [...c.shape], data: c.data };
+    });
+    const native = await addon().loadModel(bytes, { isa: options.isa, threads: options.threads, maxMemoryBytes, constants });
     return new Model(native, maxMemoryBytes);
   } catch (err) {
     throw fromNative(err);

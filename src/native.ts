@@ -59,7 +59,15 @@ export interface NativeInfo {
 }
 
 export interface NativeAddon {
-  loadModel(bytes: Buffer, options: { isa?: string; threads?: number; maxMemoryBytes?: number }): Promise<NativeModel>;
+  loadModel(
+    bytes: Buffer,
+    options: {
+      isa?: string;
+      threads?: number;
+      maxMemoryBytes?: number;
+      constants?: { name: string; dtype: string; shape: number[]; data: ArrayBufferView }[];
+    },
+  ): Promise<NativeModel>;
   info(): NativeInfo;
   keccak256(data: Uint8Array): string;
   hashTensor(tensor: { dtype: string; shape: number[]; data: ArrayBufferView }): string;

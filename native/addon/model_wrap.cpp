@@ -136,6 +136,17 @@ Napi::Value AddonModel::LoadModel(const Napi::CallbackInfo& info) {
     if (o.Get("isa").IsString()) options.isa = o.Get("isa").As<Napi::String>().Utf8Value();
     options.threads = int(OptionalInt(o, "threads", 0));
     options.maxMemoryBytes = OptionalInt(o, "maxMemoryBytes", options.maxMemoryBytes);
+    if (o.Get("constants").IsArray()) {
+      Napi::Array list = o.Get("constants").As<Napi::Array>();
+      for (uint32_t i = 0; i < list.Length(); ++i) {
+        Napi::Value item = list.Get(i);
+        if (!item.IsObject() || !item.As<Napi::Object>().Get("name").IsString()) {
+          throw MakeError(env, ErrorCode::Input, "constant " + std::to_string(i) + " needs a string name");
+        }
+        const std::string name = item.As<Napi::Object>().Get("name").As<Napi::String>().Utf8Value();
+        options.constants.emplace_back(name, TensorFromJs(env, item, "constant '" + name + "'", options.maxMemoryBytes));
+      }
+    }
   }
   auto* job = new LoadJob(env, std::vector<uint8_t>(buffer.Data(), buffer.Data() + buffer.Length()), options);
   return AsyncJob::Start(env, job);

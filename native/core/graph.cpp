@@ -1,5 +1,6 @@
 #include "graph.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -91,6 +92,15 @@ std::shared_ptr<CompiledModel> CompiledModel::load(const uint8_t* bytes, size_t 
     m->isConstant_.push_back(false);
     return id;
   };
+  for (const auto& [name, tensor] : options.constants) {
+    bool isInput = false;
+    for (const onnx::ValueInfo& v : graph.inputs) isInput = isInput || v.name == name;
+    if (!isInput) fail(ErrorCode::Input, "constant '" + name + "' does not name a graph input");
+    const auto existing = std::find_if(graph.initializers.begin(), graph.initializers.end(),
+                                       [&](const auto& init) { return init.first == name; });
+    if (existing != graph.initializers.end()) existing->second = tensor;
+    else graph.initializers.emplace_back(name, tensor);
+  }
   std::set<std::string> initializerNames;
   for (auto& [name, tensor] : graph.initializers) {
     const int id = newValue(name);

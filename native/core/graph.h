@@ -26,6 +26,9 @@ struct ModelOptions {
   std::string isa;                        // "" = BITEXACT_CPU_ISA or the best this CPU has
   int threads = 0;                        // 0 = one per core
   int64_t maxMemoryBytes = int64_t(4) << 30;  // live tensor bytes allowed in one run
+  // Graph inputs bound to fixed values at load time: they become initializers (so scales, zero
+  // points and weights fed as inputs, as in ONNX's own test cases, can be compiled).
+  std::vector<std::pair<std::string, Tensor>> constants;
 };
 
 struct RunOptions {

@@ -20,9 +20,11 @@ class MatMulOp : public Op {
     }
     const int64_t depth = layer_->depth();
     const int64_t n = layer_->rowsPerGroup();
+    const int64_t groups = layer_->groups();  // > 1 when B is batched: [groups, K, N]
     if (a.shape.empty()) fail(ErrorCode::Input, where_ + ": input must have rank >= 1");
     Shape outShape = a.shape;
-    int64_t rows;  // M (times any batch dims)
+    int64_t rows;  // rows of A per group (M times any outer batch dims when B is 2-D)
+    int64_t outer = 1;  // batch dims of A in front of B's batch dim
     if (transposeA_) {
       if (a.shape.size() != 2 || a.shape[0] != depth) fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(a.shape) + " does not fit transA");
       rows = a.shape[1];
@@ -32,29 +34,41 @@ class MatMulOp : public Op {
         fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(a.shape) + " has inner dimension " +
                                    std::to_string(a.shape.back()) + ", expected " + std::to_string(depth));
       }
-      rows = a.size() / std::max<int64_t>(depth, 1);
-      if (depth == 0) rows = elementCount(Shape(a.shape.begin(), a.shape.end() - 1));
+      if (groups > 1) {
+        if (a.shape.size() < 3 || a.shape[a.shape.size() - 3] != groups) {
+          fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(a.shape) + " does not match B's batch of " + std::to_string(groups));
+        }
+        rows = a.shape[a.shape.size() - 2];
+        outer = elementCount(Shape(a.shape.begin(), a.shape.end() - 3));
+      } else {
+        rows = elementCount(Shape(a.shape.begin(), a.shape.end() - 1));
+      }
       outShape.back() = n;
     }
     Tensor y = ctx.allocate(layer_->outputType(), outShape);
-    // Output row m, column j at y[m*n + j]; in the GEMM, weight row j and activation column m.
-    const cpu::GemmEpilogue e = layer_->epilogue(0, y.buffer->data(), 1, n);
-    if (ctx.isa == cpu::Isa::Scalar) {
-      const bool isSigned = layer_->inputSigned();
-      const int32_t zx = layer_->inputZeroPoint();
-      parallelRange(ctx.pool, rows, 1, [&](int64_t begin, int64_t end) {
-        std::vector<int32_t> centred(static_cast<size_t>(depth));
-        for (int64_t m = begin; m < end; ++m) {
-          for (int64_t k = 0; k < depth; ++k) {
-            const int64_t index = transposeA_ ? k * rows + m : m * depth + k;
-            centred[size_t(k)] = quantizedAt(a.bytes(), isSigned, index) - zx;
+    const size_t inElement = dtypeSize(a.dtype), outElement = dtypeSize(y.dtype);
+    for (int64_t batch = 0; batch < outer * groups; ++batch) {
+      const int64_t group = batch % groups;
+      const uint8_t* aData = a.bytes() + size_t(batch * rows * depth) * inElement;
+      // Output row m, column j at y[m*n + j]; in the GEMM, weight row j and activation column m.
+      const cpu::GemmEpilogue e = layer_->epilogue(group, y.buffer->data() + size_t(batch * rows * n) * outElement, 1, n);
+      if (ctx.isa == cpu::Isa::Scalar) {
+        const bool isSigned = layer_->inputSigned();
+        const int32_t zx = layer_->inputZeroPoint();
+        parallelRange(ctx.pool, rows, 1, [&](int64_t begin, int64_t end) {
+          std::vector<int32_t> centred(static_cast<size_t>(depth));
+          for (int64_t m = begin; m < end; ++m) {
+            for (int64_t k = 0; k < depth; ++k) {
+              const int64_t index = transposeA_ ? k * rows + m : m * depth + k;
+              centred[size_t(k)] = quantizedAt(aData, isSigned, index) - zx;
+            }
+            for (int64_t j = 0; j < n; ++j) cpu::storeAccumulator(e, j, m, layer_->referenceDot(group, j, centred.data()));
           }
-          for (int64_t j = 0; j < n; ++j) cpu::storeAccumulator(e, j, m, layer_->referenceDot(0, j, centred.data()));
-        }
-      });
-    } else {
-      cpu::MatrixSource src(a.bytes(), layer_->inputSigned(), depth, transposeA_ ? rows : 1, transposeA_ ? 1 : depth);
-      cpu::runPackedGemm(ctx.pool, layer_->weights(0), src, rows, e);
+        });
+      } else {
+        cpu::MatrixSource src(aData, layer_->inputSigned(), depth, transposeA_ ? rows : 1, transposeA_ ? 1 : depth);
+        cpu::runPackedGemm(ctx.pool, layer_->weights(group), src, rows, e);
+      }
     }
     out[0] = std::move(y);
   }
@@ -65,16 +79,25 @@ class MatMulOp : public Op {
   std::string where_;
 };
 
-// Weights B [K, N] (or [N, K] when transposed) as rows [N][K].
-std::vector<uint8_t> weightRows(const BuildContext& ctx, const Tensor& b, bool transposed, int64_t* depth, int64_t* n) {
+// Weights B [K, N] (or [N, K] when transposed), optionally batched [G, K, N], as rows [G*N][K].
+std::vector<uint8_t> weightRows(const BuildContext& ctx, const Tensor& b, bool transposed, int64_t* depth, int64_t* n,
+                                int64_t* groups) {
   if (b.dtype != DType::Int8 && b.dtype != DType::UInt8) ctx.unsupported(std::string("weights of type ") + dtypeName(b.dtype));
-  if (b.shape.size() != 2) ctx.unsupported("only 2-D constant weights are supported (B has shape " + shapeToString(b.shape) + ")");
-  *depth = transposed ? b.shape[1] : b.shape[0];
-  *n = transposed ? b.shape[0] : b.shape[1];
-  std::vector<uint8_t> rows(size_t(*depth * *n));
-  for (int64_t j = 0; j < *n; ++j) {
-    for (int64_t k = 0; k < *depth; ++k) {
-      rows[size_t(j * *depth + k)] = transposed ? b.bytes()[j * *depth + k] : b.bytes()[k * *n + j];
+  if (b.shape.size() != 2 && !(b.shape.size() == 3 && !transposed)) {
+    ctx.unsupported("constant weights must be 2-D (or 3-D batched) but B has shape " + shapeToString(b.shape));
+  }
+  const size_t r = b.shape.size();
+  *groups = r == 3 ? b.shape[0] : 1;
+  *depth = transposed ? b.shape[r - 1] : b.shape[r - 2];
+  *n = transposed ? b.shape[r - 2] : b.shape[r - 1];
+  const int64_t plane = *depth * *n;
+  std::vector<uint8_t> rows(size_t(*groups * plane));
+  for (int64_t g = 0; g < *groups; ++g) {
+    const uint8_t* src = b.bytes() + g * plane;
+    for (int64_t j = 0; j < *n; ++j) {
+      for (int64_t k = 0; k < *depth; ++k) {
+        rows[size_t(g * plane + j * *depth + k)] = transposed ? src[j * *depth + k] : src[k * *n + j];
+      }
     }
   }
   return rows;
@@ -92,15 +115,21 @@ std::vector<float> perColumnScales(const BuildContext& ctx, const std::vector<fl
   ctx.invalid("weight scale has " + std::to_string(v.size()) + " entries for " + std::to_string(n) + " columns");
 }
 
-std::unique_ptr<Op> buildMatMul(BuildContext& ctx, const std::vector<uint8_t>& rows, bool weightsSigned, int64_t depth,
-                                int64_t n, DType inputType, int32_t inputZeroPoint, std::vector<int32_t> weightZeroPoints,
+std::unique_ptr<Op> buildMatMul(BuildContext& ctx, const std::vector<uint8_t>& rows, bool weightsSigned, int64_t groups,
+                                int64_t depth, int64_t n, DType inputType, int32_t inputZeroPoint, std::vector<int32_t> weightZeroPoints,
                                 std::vector<int32_t> bias, bool requantize, std::vector<double> multipliers,
                                 DType outputType, int32_t outputZeroPoint, bool transposeA) {
   LinearLayerSpec spec;
   spec.weights = rows.data();
   spec.weightsSigned = weightsSigned;
+  spec.groups = groups;
   spec.rowsPerGroup = n;
   spec.depth = depth;
+  // Per-column parameters repeat for every batch of B.
+  for (int64_t g = 1; g < groups; ++g) {
+    weightZeroPoints.insert(weightZeroPoints.end(), weightZeroPoints.begin(), weightZeroPoints.begin() + n);
+    multipliers.insert(multipliers.end(), multipliers.begin(), multipliers.begin() + n);
+  }
   spec.weightZeroPoints = std::move(weightZeroPoints);
   spec.bias = std::move(bias);
   spec.inputType = inputType;
@@ -122,12 +151,12 @@ std::unique_ptr<Op> createQLinearMatMul(BuildContext& ctx) {
   const QuantParams bq = readQuantParams(ctx, 4, 5, b.dtype, "B");
   const QuantParams y = readQuantParams(ctx, 6, 7, DType::UInt8, "output");
   if (!a.perTensor() || !y.perTensor()) ctx.unsupported("per-channel input or output quantisation");
-  int64_t depth, n;
-  const std::vector<uint8_t> rows = weightRows(ctx, b, false, &depth, &n);
+  int64_t depth, n, groups;
+  const std::vector<uint8_t> rows = weightRows(ctx, b, false, &depth, &n, &groups);
   const std::vector<float> scales = perColumnScales(ctx, bq.scales, n);
   std::vector<double> multipliers;
   for (int64_t j = 0; j < n; ++j) multipliers.push_back(double(a.scales[0]) * double(scales[size_t(j)]) / double(y.scales[0]));
-  return buildMatMul(ctx, rows, b.dtype == DType::Int8, depth, n, a.dtype, a.zeroPoints[0],
+  return buildMatMul(ctx, rows, b.dtype == DType::Int8, groups, depth, n, a.dtype, a.zeroPoints[0],
                      perColumn(ctx, bq.zeroPoints, n, "B zero point"), {}, true, multipliers, y.dtype, y.zeroPoints[0], false);
 }
 
@@ -143,15 +172,15 @@ std::unique_ptr<Op> createMatMulInteger(BuildContext& ctx) {
     inputType = z.dtype;
     azp = int32_t(z.intAt(0));
   }
-  int64_t depth, n;
-  const std::vector<uint8_t> rows = weightRows(ctx, b, false, &depth, &n);
+  int64_t depth, n, groups;
+  const std::vector<uint8_t> rows = weightRows(ctx, b, false, &depth, &n, &groups);
   std::vector<int32_t> bzp(1, 0);
   if (ctx.hasInput(3)) {
     const Tensor& z = ctx.requireConstant(3, "B zero point");
     bzp.clear();
     for (int64_t i = 0; i < z.size(); ++i) bzp.push_back(int32_t(z.intAt(i)));
   }
-  return buildMatMul(ctx, rows, b.dtype == DType::Int8, depth, n, inputType, azp, perColumn(ctx, bzp, n, "B zero point"),
+  return buildMatMul(ctx, rows, b.dtype == DType::Int8, groups, depth, n, inputType, azp, perColumn(ctx, bzp, n, "B zero point"),
                      {}, false, {}, DType::Int32, 0, false);
 }
 
@@ -167,8 +196,9 @@ std::unique_ptr<Op> createQGemm(BuildContext& ctx) {
   if (!(alpha > 0.0f)) ctx.unsupported("alpha must be positive");
   const bool transA = ctx.attrInt("transA", 0) != 0;
   const bool transB = ctx.attrInt("transB", 0) != 0;
-  int64_t depth, n;
-  const std::vector<uint8_t> rows = weightRows(ctx, b, transB, &depth, &n);
+  int64_t depth, n, groups;
+  const std::vector<uint8_t> rows = weightRows(ctx, b, transB, &depth, &n, &groups);
+  if (groups != 1) ctx.unsupported("QGemm with batched B");
   std::vector<int32_t> bias;
   if (ctx.hasInput(6)) {
     const Tensor& c = ctx.requireConstant(6, "C");
@@ -182,7 +212,7 @@ std::unique_ptr<Op> createQGemm(BuildContext& ctx) {
   for (int64_t j = 0; j < n; ++j) {
     multipliers.push_back(double(alpha) * double(a.scales[0]) * double(scales[size_t(j)]) / double(y.scales[0]));
   }
-  return buildMatMul(ctx, rows, b.dtype == DType::Int8, depth, n, a.dtype, a.zeroPoints[0],
+  return buildMatMul(ctx, rows, b.dtype == DType::Int8, 1, depth, n, a.dtype, a.zeroPoints[0],
                      perColumn(ctx, bq.zeroPoints, n, "B zero point"), std::move(bias), true, multipliers, y.dtype,
                      y.zeroPoints[0], transA);
 }
