@@ -21,10 +21,17 @@
       "cflags_cc!": ["-fno-exceptions"]
     },
     {
+      "target_name": "bitexact_bmi2",
+      "type": "static_library",
+      "sources": ["native/core/keccak_permute_bmi2.cpp"],
+      "cflags_cc": ["<@(bx_flags)", "-mbmi", "-mbmi2"],
+      "cflags_cc!": ["-fno-exceptions"]
+    },
+    {
       "target_name": "bitexact",
-      "dependencies": ["bitexact_avx2", "bitexact_avx512"],
+      "dependencies": ["bitexact_avx2", "bitexact_avx512", "bitexact_bmi2"],
       "sources": [
-        "<!@(node -p \"require('fs').readdirSync('native/core').filter(f=>f.endsWith('.cpp')).map(f=>'native/core/'+f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/core').filter(f=>f.endsWith('.cpp')&&!f.endsWith('_bmi2.cpp')).map(f=>'native/core/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/core/ops').filter(f=>f.endsWith('.cpp')).map(f=>'native/core/ops/'+f).join(' ')\")",
         "native/cpu/isa.cpp",
         "native/cpu/thread_pool.cpp",
