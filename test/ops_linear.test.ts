@@ -73,6 +73,8 @@ describe('QLinearConv', () => {
     ['strided, dilated, batch 2', { n: 2, c: 5, h: 13, w: 10, m: 9, group: 1, kh: 3, kw: 2, stride: 2, pad: 2, dilation: 2, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
     ['s8 input, u8 weights with zero points, s8 output', { n: 1, c: 6, h: 7, w: 7, m: 10, group: 1, kh: 3, kw: 3, stride: 1, pad: 1, dilation: 1, xType: 'int8', wType: 'uint8', yType: 'int8', weightZeroPoint: true, bias: true }],
     ['depthwise', { n: 2, c: 12, h: 15, w: 9, m: 12, group: 12, kh: 3, kw: 3, stride: 2, pad: 1, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
+    ['depthwise s8 input, u8 weights with zero points, dilated 5x5, no bias', { n: 1, c: 7, h: 17, w: 13, m: 7, group: 7, kh: 5, kw: 5, stride: 1, pad: 3, dilation: 2, xType: 'int8', wType: 'uint8', yType: 'int8', weightZeroPoint: true, bias: false }],
+    ['depthwise stride 3, no padding', { n: 3, c: 5, h: 10, w: 11, m: 5, group: 5, kh: 3, kw: 2, stride: 3, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
     ['grouped 1x1', { n: 1, c: 8, h: 5, w: 6, m: 12, group: 4, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: false }],
     ['pointwise, many channels (large K)', { n: 1, c: 600, h: 3, w: 5, m: 33, group: 1, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
     ['large kernel K=5*5*40', { n: 1, c: 40, h: 9, w: 9, m: 17, group: 1, kh: 5, kw: 5, stride: 1, pad: 2, dilation: 1, xType: 'int8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true }],

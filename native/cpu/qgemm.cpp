@@ -114,6 +114,14 @@ std::vector<int32_t> makeRowConstants(const PackedWeights& w, int32_t activation
   return out;
 }
 
+void rowEpiloguePortable(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc,
+                         uint32_t rowConstant, uint32_t zb, const int32_t* colSums) {
+  for (int64_t i = 0; i < count; ++i) {
+    const uint32_t correction = zb == 0 ? 0u : zb * uint32_t(colSums[i]);
+    storeAccumulator(e, row, p0 + i, int32_t(uint32_t(acc[i]) + rowConstant - correction));
+  }
+}
+
 void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSource& src, int64_t columns,
                    const GemmEpilogue& e) {
   if (w.isa == Isa::Scalar) fail(ErrorCode::Internal, "packed GEMM called for the scalar reference");
@@ -121,35 +129,51 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   const int64_t quads = quadCount(w.depth);
   const int64_t panels = (columns + kPanelWidth - 1) / kPanelWidth;
   const int64_t rowBlocks = (w.rows + mr - 1) / mr;
-  // Few columns (a MatMul with one row of activations) leave panels idle: split rows instead.
   const int64_t wantedChunks = int64_t(pool.threads()) * 4;
+  // Blocking: a chunk packs up to kMaxPanelsPerChunk panels (kept in L2) and sweeps every row
+  // block of its share over them, so one row block's weights stay in L1 across the panels.
+  constexpr int64_t kMaxPanelsPerChunk = 8;
+  const int64_t panelsPerChunk = std::max<int64_t>(1, std::min(kMaxPanelsPerChunk, panels / wantedChunks));
+  const int64_t columnChunks = (panels + panelsPerChunk - 1) / panelsPerChunk;
+  // Few columns (a MatMul with one row of activations) leave threads idle: split rows instead.
   int64_t rowSplits = 1;
-  if (panels < wantedChunks) rowSplits = std::min<int64_t>(rowBlocks, (wantedChunks + panels - 1) / panels);
+  if (columnChunks < wantedChunks) rowSplits = std::min<int64_t>(rowBlocks, (wantedChunks + columnChunks - 1) / columnChunks);
   const int64_t blocksPerSplit = (rowBlocks + rowSplits - 1) / rowSplits;
   const size_t weightBlockBytes = size_t(quads * mr * 4) * (w.isa == Isa::Avx2 ? 2 : 1);
+  const size_t panelBytes = size_t(quads * kPanelWidth * 4);
   const auto kernel = w.isa == Isa::Avx2 ? microKernelAvx2 : microKernelAvx512Vnni;
+  // Every CPU with AVX-512 VNNI has AVX2; the vector epilogue needs contiguous output columns.
+  const RowEpilogue epilogue = e.colStride == 1 ? rowEpilogueAvx2 : rowEpiloguePortable;
 
-  pool.parallelFor(panels * rowSplits, [&](int64_t chunk) {
-    const int64_t panel = chunk / rowSplits;
+  pool.parallelFor(columnChunks * rowSplits, [&](int64_t chunk) {
+    const int64_t firstPanel = (chunk / rowSplits) * panelsPerChunk;
     const int64_t split = chunk % rowSplits;
-    const int64_t p0 = panel * kPanelWidth;
-    const int64_t count = std::min(kPanelWidth, columns - p0);
-    std::vector<uint8_t> packed(size_t(quads * kPanelWidth * 4) + 64);
-    uint8_t* panelData = packed.data() + ((64 - (reinterpret_cast<uintptr_t>(packed.data()) & 63)) & 63);
-    int32_t colSums[kPanelWidth] = {0};
-    src.packPanel(p0, count, panelData, w.anyZeroPoint ? colSums : nullptr);
+    const int64_t panelCount = std::min(panelsPerChunk, panels - firstPanel);
+    // Reused across calls on this thread: no allocation on the hot path.
+    thread_local std::vector<uint8_t> packBuffer;
+    thread_local std::vector<int32_t> sumBuffer;
+    if (packBuffer.size() < panelBytes * size_t(panelCount) + 64) packBuffer.resize(panelBytes * size_t(panelCount) + 64);
+    if (sumBuffer.size() < size_t(panelCount * kPanelWidth)) sumBuffer.resize(size_t(panelCount * kPanelWidth));
+    uint8_t* packed = packBuffer.data() + ((64 - (reinterpret_cast<uintptr_t>(packBuffer.data()) & 63)) & 63);
+    int32_t* colSums = sumBuffer.data();
+    for (int64_t j = 0; j < panelCount; ++j) {
+      const int64_t p0 = (firstPanel + j) * kPanelWidth;
+      src.packPanel(p0, std::min(kPanelWidth, columns - p0), packed + size_t(j) * panelBytes,
+                    w.anyZeroPoint ? colSums + j * kPanelWidth : nullptr);
+    }
     alignas(64) int32_t acc[kRowsPerBlockAvx512 * kPanelWidth];
     const int64_t blockEnd = std::min(rowBlocks, (split + 1) * blocksPerSplit);
     for (int64_t block = split * blocksPerSplit; block < blockEnd; ++block) {
-      kernel(panelData, w.data.data() + size_t(block) * weightBlockBytes, quads, acc);
+      const uint8_t* blockWeights = w.data.data() + size_t(block) * weightBlockBytes;
       const int64_t rowEnd = std::min<int64_t>(w.rows, (block + 1) * mr);
-      for (int64_t row = block * mr; row < rowEnd; ++row) {
-        const int32_t* rowAcc = acc + (row - block * mr) * kPanelWidth;
-        const uint32_t c = uint32_t(e.rowConstant[row]);
-        const uint32_t zb = uint32_t(w.zeroPoints[size_t(row)]);
-        for (int64_t i = 0; i < count; ++i) {
-          const int32_t value = int32_t(uint32_t(rowAcc[i]) + c - zb * uint32_t(colSums[i]));
-          storeAccumulator(e, row, p0 + i, value);
+      for (int64_t j = 0; j < panelCount; ++j) {
+        const int64_t p0 = (firstPanel + j) * kPanelWidth;
+        const int64_t count = std::min(kPanelWidth, columns - p0);
+        kernel(packed + size_t(j) * panelBytes, blockWeights, quads, acc);
+        const int32_t* sums = colSums + j * kPanelWidth;
+        for (int64_t row = block * mr; row < rowEnd; ++row) {
+          epilogue(e, row, p0, count, acc + (row - block * mr) * kPanelWidth, uint32_t(e.rowConstant[row]),
+                   uint32_t(w.zeroPoints[size_t(row)]), sums);
         }
       }
     }

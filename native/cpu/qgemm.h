@@ -114,6 +114,16 @@ void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t
 constexpr int kRowsPerBlockAvx2 = 4;
 constexpr int kRowsPerBlockAvx512 = 8;
 
+// Finishes `count` consecutive columns of one row: acc + rowConstant - zb*colSums (wrap-around
+// int32), then the epilogue (requantise or store int32) into out[row*rowStride + (p0+i)*colStride].
+// The AVX2 version is byte-identical to the portable one (tests compare them).
+using RowEpilogue = void (*)(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc,
+                             uint32_t rowConstant, uint32_t zb, const int32_t* colSums);
+void rowEpiloguePortable(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc,
+                         uint32_t rowConstant, uint32_t zb, const int32_t* colSums);
+void rowEpilogueAvx2(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc,
+                     uint32_t rowConstant, uint32_t zb, const int32_t* colSums);
+
 // Stores one accumulator through the epilogue (shared by the packed driver and the reference).
 inline void storeAccumulator(const GemmEpilogue& e, int64_t row, int64_t col, int32_t acc) {
   const int64_t index = row * e.rowStride + col * e.colStride;

@@ -5,34 +5,106 @@
 #include "qgemm.h"
 
 namespace bx::cpu {
+namespace {
+
+inline __m256i broadcastQuad(const int16_t* w) {
+  long long quad;
+  __builtin_memcpy(&quad, w, 8);
+  return _mm256_set1_epi64x(quad);
+}
+
+// Columns [half*8, half*8 + 8) of the panel against the block's 4 rows. Accumulator lanes hold,
+// per column, the partial sums of quad positions (0,1) and (2,3); they are summed at the end.
+inline void halfPanel(const uint8_t* column, const int16_t* w, int64_t quads, int32_t* out) {
+  __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
+  for (int64_t q = 0; q < quads; ++q) {
+    const uint8_t* bytes = column + q * 64;
+    const __m256i a0 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes)));       // columns 0-3
+    const __m256i a1 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes + 16)));  // columns 4-7
+    const int16_t* wq = w + q * 16;
+    const __m256i b0 = broadcastQuad(wq);
+    lo0 = _mm256_add_epi32(lo0, _mm256_madd_epi16(a0, b0));
+    hi0 = _mm256_add_epi32(hi0, _mm256_madd_epi16(a1, b0));
+    const __m256i b1 = broadcastQuad(wq + 4);
+    lo1 = _mm256_add_epi32(lo1, _mm256_madd_epi16(a0, b1));
+    hi1 = _mm256_add_epi32(hi1, _mm256_madd_epi16(a1, b1));
+    const __m256i b2 = broadcastQuad(wq + 8);
+    lo2 = _mm256_add_epi32(lo2, _mm256_madd_epi16(a0, b2));
+    hi2 = _mm256_add_epi32(hi2, _mm256_madd_epi16(a1, b2));
+    const __m256i b3 = broadcastQuad(wq + 12);
+    lo3 = _mm256_add_epi32(lo3, _mm256_madd_epi16(a0, b3));
+    hi3 = _mm256_add_epi32(hi3, _mm256_madd_epi16(a1, b3));
+  }
+  // hadd gives columns [0,1,4,5,2,3,6,7]; the permute restores order.
+  const auto finish = [](__m256i lo, __m256i hi) { return _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo, hi), 0xd8); };
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 0 * kPanelWidth), finish(lo0, hi0));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 1 * kPanelWidth), finish(lo1, hi1));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 2 * kPanelWidth), finish(lo2, hi2));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 3 * kPanelWidth), finish(lo3, hi3));
+}
+
+}  // namespace
+
+static_assert(kRowsPerBlockAvx2 == 4, "the AVX2 kernel is written out for 4 rows");
 
 void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc) {
-  constexpr int kRows = kRowsPerBlockAvx2;
   const int16_t* w = reinterpret_cast<const int16_t*>(weights);
-  for (int half = 0; half < 2; ++half) {  // 8 columns at a time
-    // Accumulators hold, per pair of lanes, the partial sums of quad positions (0,1) and (2,3).
-    __m256i lo[kRows], hi[kRows];
-    for (int r = 0; r < kRows; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
-    const uint8_t* column = panel + half * 32;
-    for (int64_t q = 0; q < quads; ++q) {
-      const __m256i bytes = _mm256_load_si256(reinterpret_cast<const __m256i*>(column + q * 64));
-      const __m256i a0 = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(bytes));       // columns 0-3
-      const __m256i a1 = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(bytes, 1));  // columns 4-7
-      const int16_t* wq = w + q * kRows * 4;
-      for (int r = 0; r < kRows; ++r) {
-        long long quad;
-        __builtin_memcpy(&quad, wq + r * 4, 8);
-        const __m256i b = _mm256_set1_epi64x(quad);
-        lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(a0, b));
-        hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(a1, b));
-      }
-    }
-    for (int r = 0; r < kRows; ++r) {
-      // hadd gives columns [0,1,4,5,2,3,6,7]; the permute restores order.
-      const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]), 0xd8);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * kPanelWidth + half * 8), sums);
+  halfPanel(panel, w, quads, acc);
+  halfPanel(panel + 32, w, quads, acc + 8);
+}
+
+namespace {
+
+// RHE(p, s) for four int64 lanes with |p| < 2^62, then clamped to [lo, hi] (as int64): the rule
+// of numerics.h. AVX2 has no 64-bit arithmetic shift, so p is offset by 2^62 (a multiple of 2^s)
+// to make it non-negative, shifted logically, and the offset removed.
+inline __m256i roundShiftClamp(__m256i p, __m256i bias, __m128i shift, __m256i offsetOut, __m256i mask, __m256i lo, __m256i hi) {
+  const __m256i t = _mm256_add_epi64(p, bias);                      // p + 2^(s-1) + 2^62
+  __m256i q = _mm256_sub_epi64(_mm256_srl_epi64(t, shift), offsetOut);  // floor((p + half) / 2^s)
+  const __m256i tie = _mm256_cmpeq_epi64(_mm256_and_si256(t, mask), _mm256_setzero_si256());
+  q = _mm256_sub_epi64(q, _mm256_and_si256(tie, _mm256_and_si256(q, _mm256_set1_epi64x(1))));  // ties to even
+  q = _mm256_blendv_epi8(q, lo, _mm256_cmpgt_epi64(lo, q));
+  return _mm256_blendv_epi8(q, hi, _mm256_cmpgt_epi64(q, hi));
+}
+
+}  // namespace
+
+void rowEpilogueAvx2(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc,
+                     uint32_t rowConstant, uint32_t zb, const int32_t* colSums) {
+  int64_t i = 0;
+  const __m256i c = _mm256_set1_epi32(int32_t(rowConstant));
+  const __m256i zbv = _mm256_set1_epi32(int32_t(zb));
+  const auto corrected = [&](int64_t at) {
+    __m256i v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + at)), c);
+    if (zb != 0) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(zbv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colSums + at))));
+    return v;
+  };
+  const int64_t base = row * e.rowStride + p0;
+  if (!e.requantize) {
+    int32_t* out = reinterpret_cast<int32_t*>(e.out) + base;
+    for (; i + 8 <= count; i += 8) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), corrected(i));
+  } else if (e.multipliers[row].mantissa != 0) {
+    const Multiplier m = e.multipliers[row];
+    const __m256i mv = _mm256_set1_epi64x(m.mantissa);
+    const __m256i bias = _mm256_set1_epi64x((int64_t(1) << (m.shift - 1)) + (int64_t(1) << 62));
+    const __m128i shift = _mm_cvtsi32_si128(m.shift);
+    const __m256i offsetOut = _mm256_set1_epi64x(int64_t(1) << (62 - m.shift));
+    const __m256i mask = _mm256_set1_epi64x((int64_t(1) << m.shift) - 1);
+    const __m256i lo = _mm256_set1_epi64x(int64_t(e.range.lo) - e.outputZeroPoint);
+    const __m256i hi = _mm256_set1_epi64x(int64_t(e.range.hi) - e.outputZeroPoint);
+    const __m256i zp = _mm256_set1_epi32(e.outputZeroPoint);
+    for (; i + 8 <= count; i += 8) {
+      const __m256i v = corrected(i);
+      const __m256i even = roundShiftClamp(_mm256_mul_epi32(v, mv), bias, shift, offsetOut, mask, lo, hi);
+      const __m256i odd = roundShiftClamp(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv), bias, shift, offsetOut, mask, lo, hi);
+      const __m256i y = _mm256_add_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xaa), zp);
+      // y is inside the output range already, so the saturating packs only narrow.
+      const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
+      const __m128i bytes = e.signedOutput ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(e.out + base + i), bytes);
     }
   }
+  if (i < count) rowEpiloguePortable(e, row, p0 + i, count - i, acc + i, rowConstant, zb, colSums ? colSums + i : nullptr);
 }
 
 }  // namespace bx::cpu

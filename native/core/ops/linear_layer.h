@@ -41,6 +41,7 @@ class LinearLayer {
   DType outputType() const { return requantize_ ? outputType_ : DType::Int32; }
   int32_t inputZeroPoint() const { return inputZeroPoint_; }
   const cpu::PackedWeights& weights(int64_t group) const { return packed_[size_t(group)]; }
+  int32_t bias(int64_t group, int64_t row) const { return bias_.empty() ? 0 : bias_[size_t(group * rowsPerGroup_ + row)]; }
   // The epilogue for one group writing to `out` with the given strides (in elements).
   cpu::GemmEpilogue epilogue(int64_t group, uint8_t* out, int64_t rowStride, int64_t colStride) const;
   // sum_k (x - zx)(w - zw) + bias for one output, from the plain weights: the scalar reference.

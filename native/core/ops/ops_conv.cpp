@@ -2,6 +2,7 @@
 // per-channel weights, bias.
 #include <memory>
 
+#include "../../cpu/depthwise.h"
 #include "linear_layer.h"
 #include "ops_common.h"
 
@@ -130,7 +131,25 @@ class ConvOp : public Op {
     };
 
     const bool depthwise = g.channels == 1 && rowsPerGroup == 1;
-    if (ctx.isa == cpu::Isa::Scalar || depthwise) {
+    if (depthwise && ctx.isa != cpu::Isa::Scalar) {
+      // Every CPU with a vector ISA here has AVX2.
+      ctx.pool.parallelFor(batch * groups, [&](int64_t chunk) {
+        const int64_t n = chunk / groups, group = chunk % groups;
+        const cpu::PackedWeights& w = layer_->weights(group);
+        cpu::DepthwisePlane plane;
+        plane.image = imageOf(n, group);
+        plane.signedInput = layer_->inputSigned();
+        plane.inputZeroPoint = layer_->inputZeroPoint();
+        plane.weights = w.plain.data();
+        plane.weightZeroPoint = w.zeroPoints[0];
+        plane.bias = layer_->bias(group, 0);
+        plane.g = g;
+        thread_local std::vector<int32_t> acc;
+        if (acc.size() < size_t(outPlane)) acc.resize(size_t(outPlane));
+        cpu::depthwiseAccumulateAvx2(plane, acc.data());
+        cpu::rowEpilogueAvx2(layer_->epilogue(group, outputOf(n, group), outPlane, 1), 0, 0, outPlane, acc.data(), 0, 0, nullptr);
+      });
+    } else if (ctx.isa == cpu::Isa::Scalar) {
       // The scalar reference: one output plane per chunk, straight from the definition.
       ctx.pool.parallelFor(batch * groups * rowsPerGroup, [&](int64_t chunk) {
         const int64_t n = chunk / (groups * rowsPerGroup);

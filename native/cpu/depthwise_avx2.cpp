@@ -1,0 +1,47 @@
+// The depthwise kernel, built with -mavx2 so the compiler vectorises its int32 loops. Only used
+// on CPUs with AVX2 (every vector ISA path here implies it); the scalar ISA uses the reference.
+#include "depthwise.h"
+
+namespace bx::cpu {
+namespace {
+
+template <typename T>
+void accumulateTyped(const bx::cpu::DepthwisePlane& p, int32_t* acc) {
+  const bx::cpu::Conv2dGeometry& g = p.g;
+  const T* x = reinterpret_cast<const T*>(p.image);
+  const int64_t outPlane = g.outH * g.outW;
+  for (int64_t i = 0; i < outPlane; ++i) acc[i] = p.bias;
+  for (int64_t ky = 0; ky < g.kernelH; ++ky) {
+    for (int64_t kx = 0; kx < g.kernelW; ++kx) {
+      const int32_t w = int32_t(p.weights[ky * g.kernelW + kx]) - p.weightZeroPoint;
+      if (w == 0) continue;
+      const int32_t zx = p.inputZeroPoint;
+      // Output columns whose input column ix = ox*strideW - padLeft + kx*dilationW is inside.
+      const int64_t shift = kx * g.dilationW - g.padLeft;
+      int64_t oxBegin = shift >= 0 ? 0 : (-shift + g.strideW - 1) / g.strideW;
+      int64_t oxEnd = g.inW - 1 - shift < 0 ? 0 : (g.inW - 1 - shift) / g.strideW + 1;
+      if (oxEnd > g.outW) oxEnd = g.outW;
+      if (oxBegin >= oxEnd) continue;
+      for (int64_t oy = 0; oy < g.outH; ++oy) {
+        const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
+        if (iy < 0 || iy >= g.inH) continue;
+        const T* row = x + iy * g.inW;  // input column of output ox: ox*strideW + shift
+        int32_t* out = acc + oy * g.outW;
+        if (g.strideW == 1) {
+          for (int64_t ox = oxBegin; ox < oxEnd; ++ox) out[ox] += w * (int32_t(row[ox + shift]) - zx);
+        } else {
+          for (int64_t ox = oxBegin; ox < oxEnd; ++ox) out[ox] += w * (int32_t(row[ox * g.strideW + shift]) - zx);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void depthwiseAccumulateAvx2(const DepthwisePlane& p, int32_t* acc) {
+  if (p.signedInput) accumulateTyped<int8_t>(p, acc);
+  else accumulateTyped<uint8_t>(p, acc);
+}
+
+}  // namespace bx::cpu
