@@ -5,28 +5,28 @@
 namespace bx::cpu {
 namespace {
 
+// Padding positions hold the input zero point, a real 0, so they contribute nothing and are
+// skipped. One output row at a time, all taps, so the row's accumulators stay in L1.
 template <typename T>
-void accumulateTyped(const bx::cpu::DepthwisePlane& p, int32_t* acc) {
-  const bx::cpu::Conv2dGeometry& g = p.g;
+void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
+  const Conv2dGeometry& g = p.g;
   const T* x = reinterpret_cast<const T*>(p.image);
-  const int64_t outPlane = g.outH * g.outW;
-  for (int64_t i = 0; i < outPlane; ++i) acc[i] = p.bias;
-  for (int64_t ky = 0; ky < g.kernelH; ++ky) {
-    for (int64_t kx = 0; kx < g.kernelW; ++kx) {
-      const int32_t w = int32_t(p.weights[ky * g.kernelW + kx]) - p.weightZeroPoint;
-      if (w == 0) continue;
-      const int32_t zx = p.inputZeroPoint;
-      // Output columns whose input column ix = ox*strideW - padLeft + kx*dilationW is inside.
-      const int64_t shift = kx * g.dilationW - g.padLeft;
-      int64_t oxBegin = shift >= 0 ? 0 : (-shift + g.strideW - 1) / g.strideW;
-      int64_t oxEnd = g.inW - 1 - shift < 0 ? 0 : (g.inW - 1 - shift) / g.strideW + 1;
-      if (oxEnd > g.outW) oxEnd = g.outW;
-      if (oxBegin >= oxEnd) continue;
-      for (int64_t oy = 0; oy < g.outH; ++oy) {
-        const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
-        if (iy < 0 || iy >= g.inH) continue;
-        const T* row = x + iy * g.inW;  // input column of output ox: ox*strideW + shift
-        int32_t* out = acc + oy * g.outW;
+  const int32_t zx = p.inputZeroPoint;
+  for (int64_t oy = 0; oy < g.outH; ++oy) {
+    int32_t* out = acc + oy * g.outW;
+    for (int64_t ox = 0; ox < g.outW; ++ox) out[ox] = p.bias;
+    for (int64_t ky = 0; ky < g.kernelH; ++ky) {
+      const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
+      if (iy < 0 || iy >= g.inH) continue;
+      const T* row = x + iy * g.inW;  // input column of output ox: ox*strideW + shift
+      for (int64_t kx = 0; kx < g.kernelW; ++kx) {
+        const int32_t w = int32_t(p.weights[ky * g.kernelW + kx]) - p.weightZeroPoint;
+        if (w == 0) continue;
+        // Output columns whose input column is inside the row.
+        const int64_t shift = kx * g.dilationW - g.padLeft;
+        const int64_t oxBegin = shift >= 0 ? 0 : (-shift + g.strideW - 1) / g.strideW;
+        int64_t oxEnd = g.inW - 1 - shift < 0 ? 0 : (g.inW - 1 - shift) / g.strideW + 1;
+        if (oxEnd > g.outW) oxEnd = g.outW;
         if (g.strideW == 1) {
           for (int64_t ox = oxBegin; ox < oxEnd; ++ox) out[ox] += w * (int32_t(row[ox + shift]) - zx);
         } else {

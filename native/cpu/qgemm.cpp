@@ -61,16 +61,30 @@ PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, i
 void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
   const int64_t quads = quadCount(depth_);
   std::memset(panel, 0, size_t(quads * kPanelWidth * 4));
-  for (int64_t i = 0; i < count; ++i) {
-    const uint8_t* column = base_ + (p0 + i) * strideP_;
-    int32_t sum = 0;
+  int32_t sums[kPanelWidth] = {0};
+  if (strideP_ < strideK_) {
+    // Columns adjacent in memory (NCHW pointwise convolution): walk each row of K once.
     for (int64_t k = 0; k < depth_; ++k) {
-      const uint8_t a = uint8_t(column[k * strideK_] ^ xorMask_);
-      panel[((k >> 2) * kPanelWidth + i) * 4 + (k & 3)] = a;
-      sum += a;
+      const uint8_t* src = base_ + k * strideK_ + p0 * strideP_;
+      uint8_t* dst = panel + (k >> 2) * kPanelWidth * 4 + (k & 3);
+      for (int64_t i = 0; i < count; ++i) {
+        const uint8_t a = uint8_t(src[i * strideP_] ^ xorMask_);
+        dst[i * 4] = a;
+        sums[i] += a;
+      }
     }
-    if (colSums) colSums[i] = sum;
+  } else {
+    // Rows adjacent in memory (MatMul activations [M, K]): walk each column's K once.
+    for (int64_t i = 0; i < count; ++i) {
+      const uint8_t* column = base_ + (p0 + i) * strideP_;
+      for (int64_t k = 0; k < depth_; ++k) {
+        const uint8_t a = uint8_t(column[k * strideK_] ^ xorMask_);
+        panel[((k >> 2) * kPanelWidth + i) * 4 + (k & 3)] = a;
+        sums[i] += a;
+      }
+    }
   }
+  if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }
 
 void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {

@@ -37,12 +37,18 @@ void runBinary(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vect
   const int32_t za = q.a.zeroPoints[0], zb = q.b.zeroPoints[0], zy = q.y.zeroPoints[0];
   const QRange range = q.y.range();
   uint8_t* dst = y.buffer->data();
+  const auto element = [&](int64_t i, int64_t ia, int64_t ib) {
+    const int64_t v = combine(quantizedAt(a.bytes(), sa, ia) - za, quantizedAt(b.bytes(), sb, ib) - zb);
+    const int32_t s = saturate(v + zy, range.lo, range.hi);
+    dst[i] = sy ? uint8_t(int8_t(s)) : uint8_t(s);
+  };
+  const bool sameShapes = a.shape == plan.output && b.shape == plan.output;
   parallelRange(ctx.pool, y.size(), 1 << 13, [&](int64_t begin, int64_t end) {
-    forEachBroadcast(plan, begin, end, [&](int64_t i, int64_t ia, int64_t ib) {
-      const int64_t v = combine(quantizedAt(a.bytes(), sa, ia) - za, quantizedAt(b.bytes(), sb, ib) - zb);
-      const int32_t s = saturate(v + zy, range.lo, range.hi);
-      dst[i] = sy ? uint8_t(int8_t(s)) : uint8_t(s);
-    });
+    if (sameShapes) {
+      for (int64_t i = begin; i < end; ++i) element(i, i, i);
+    } else {
+      forEachBroadcast(plan, begin, end, element);
+    }
   });
   out[0] = std::move(y);
 }

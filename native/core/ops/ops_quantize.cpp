@@ -35,28 +35,36 @@ class QuantizeLinearOp : public Op {
         }
       }
     }
-    const QRange range = q_.range();
-    const DType dtype = q_.dtype;
     uint8_t* dst = y.buffer->data();
     parallelRange(ctx.pool, n, 1 << 14, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const size_t c = q_.perTensor() ? 0 : size_t((i / layout.inner) % layout.channels);
-        const float v = src[i];
-        int32_t qv;
-        if (std::isnan(v)) qv = q_.zeroPoints[c];  // only reachable with allowNonFinite
-        else qv = quantizeFloat(v, q_.scales[c], q_.zeroPoints[c], range);
-        switch (dtype) {
-          case DType::UInt8: dst[i] = uint8_t(qv); break;
-          case DType::Int8: reinterpret_cast<int8_t*>(dst)[i] = int8_t(qv); break;
-          case DType::UInt16: reinterpret_cast<uint16_t*>(dst)[i] = uint16_t(qv); break;
-          default: reinterpret_cast<int16_t*>(dst)[i] = int16_t(qv); break;
-        }
+      switch (q_.dtype) {
+        case DType::UInt8: quantizeRange(src, reinterpret_cast<uint8_t*>(dst), begin, end, layout); break;
+        case DType::Int8: quantizeRange(src, reinterpret_cast<int8_t*>(dst), begin, end, layout); break;
+        case DType::UInt16: quantizeRange(src, reinterpret_cast<uint16_t*>(dst), begin, end, layout); break;
+        default: quantizeRange(src, reinterpret_cast<int16_t*>(dst), begin, end, layout); break;
       }
     });
     out[0] = std::move(y);
   }
 
  private:
+  template <typename T>
+  void quantizeRange(const float* src, T* dst, int64_t begin, int64_t end, const AxisLayout& layout) const {
+    const QRange range = q_.range();
+    for (int64_t i = begin; i < end;) {
+      // A run of elements sharing one channel's scale and zero point.
+      const size_t c = q_.perTensor() ? 0 : size_t((i / layout.inner) % layout.channels);
+      const int64_t runEnd = q_.perTensor() ? end : std::min(end, (i / layout.inner + 1) * layout.inner);
+      const float scale = q_.scales[c];
+      const int32_t zp = q_.zeroPoints[c];
+      for (; i < runEnd; ++i) {
+        const float v = src[i];
+        // NaN reaches here only with allowNonFinite; it maps to the zero point.
+        dst[i] = T(std::isnan(v) ? zp : quantizeFloat(v, scale, zp, range));
+      }
+    }
+  }
+
   QuantParams q_;
   int64_t axis_;
   std::string where_;
