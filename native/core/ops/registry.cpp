@@ -17,6 +17,7 @@ std::unique_ptr<Op> createQLinearAdd(BuildContext&);
 std::unique_ptr<Op> createQLinearMul(BuildContext&);
 std::unique_ptr<Op> createQLinearGlobalAveragePool(BuildContext&);
 std::unique_ptr<Op> createQLinearReduceMean(BuildContext&);
+std::unique_ptr<Op> createQLinearLut(BuildContext&);
 std::unique_ptr<Op> createMaxPool(BuildContext&);
 std::unique_ptr<Op> createIdentity(BuildContext&);
 std::unique_ptr<Op> createShape(BuildContext&);
@@ -48,6 +49,7 @@ const std::map<std::string, Factory>& factories() {
       {"com.microsoft::QuantizeLinear", createQuantizeLinear},
       {"com.microsoft::DequantizeLinear", createDequantizeLinear},
       {"bitexact::QLinearReduceMean", createQLinearReduceMean},
+      {"bitexact::QLinearLut", createQLinearLut},
       {"MaxPool", createMaxPool},
       {"Identity", createIdentity},
       {"Shape", createShape},
