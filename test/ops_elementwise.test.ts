@@ -58,7 +58,7 @@ function binaryModel(op: 'QLinearAdd' | 'QLinearMul', aShape: number[], bShape: 
   const [as, az, bs, bz, ys, yz] = params;
   return buildModel({
     inputs: [{ name: 'a', dtype: t, shape: aShape }, { name: 'b', dtype: t, shape: bShape }],
-    outputs: [{ name: 'y', dtype: t, shape: [] }],
+    outputs: [{ name: 'y', dtype: t }],
     initializers: {
       as: tensorValue('float32', [], [as]), az: tensorValue(t, [], [az]), bs: tensorValue('float32', [], [bs]),
       bz: tensorValue(t, [], [bz]), ys: tensorValue('float32', [], [ys]), yz: tensorValue(t, [], [yz]),
@@ -169,7 +169,7 @@ describe('pooling', () => {
     const x = randomInts(random, 330, 0, 255);
     const model = buildModel({
       inputs: [{ name: 'x', dtype: 'uint8', shape }],
-      outputs: [{ name: 'y', dtype: 'uint8', shape: [] }],
+      outputs: [{ name: 'y', dtype: 'uint8' }],
       nodes: [{ op: 'MaxPool', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 } }],
     });
     const r = await expectSameEverywhere(model, { x: { dtype: 'uint8', shape, data: Uint8Array.from(x) } }, 'MaxPool');
@@ -185,7 +185,7 @@ describe('structural ops and shape folding', () => {
     const x = Array.from({ length: 24 }, (_, i) => i);
     const model = buildModel({
       inputs: [{ name: 'x', dtype: 'uint8', shape }],
-      outputs: [{ name: 'y', dtype: 'uint8', shape: [] }, { name: 'g', dtype: 'uint8', shape: [] }],
+      outputs: [{ name: 'y', dtype: 'uint8' }, { name: 'g', dtype: 'uint8' }],
       initializers: {
         starts: tensorValue('int64', [1], [1]), ends: tensorValue('int64', [1], [3]), axes: tensorValue('int64', [1], [2]),
         idx: tensorValue('int64', [2], [3, -4]), zero: tensorValue('int64', [], [0]), minus1: tensorValue('int64', [1], [-1]),

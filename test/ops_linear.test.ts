@@ -27,7 +27,7 @@ function convModel(c: ConvCase, seed: number) {
   const spatial = c.oneD ? 1 : 2;
   const model = buildModel({
     inputs: [{ name: 'x', dtype: c.xType, shape: xShape }],
-    outputs: [{ name: 'y', dtype: c.yType, shape: [] }],
+    outputs: [{ name: 'y', dtype: c.yType }],
     initializers: {
       xs: tensorValue('float32', [], [0.02 + random() * 0.05]),
       xz: tensorValue(c.xType, [], randomInts(random, 1, xlo, xhi, 0.5)),
@@ -112,7 +112,7 @@ describe('QLinearMatMul', () => {
       };
       const model = buildModel({
         inputs: [{ name: 'a', dtype: aType, shape: aShape }],
-        outputs: [{ name: 'y', dtype: 'uint8', shape: [] }],
+        outputs: [{ name: 'y', dtype: 'uint8' }],
         initializers: {
           as: tensorValue('float32', [], [params.as]), az: tensorValue(aType, [], [params.az]),
           b: tensorValue(bType, [k, n], b), bs: tensorValue('float32', [n], params.bs), bz: tensorValue(bType, [n], params.bz),
@@ -158,7 +158,7 @@ describe('MatMulInteger and ConvInteger', () => {
     const w = randomInts(random, 4 * 3 * 3 * 3, -128, 127);
     const model = buildModel({
       inputs: [{ name: 'x', dtype: 'int8', shape: [2, 3, 8, 7] }],
-      outputs: [{ name: 'y', dtype: 'int32', shape: [] }],
+      outputs: [{ name: 'y', dtype: 'int32' }],
       initializers: { w: tensorValue('int8', [4, 3, 3, 3], w), xz: tensorValue('int8', [], [-7]), wz: tensorValue('int8', [], [2]) },
       nodes: [{ op: 'ConvInteger', inputs: ['x', 'w', 'xz', 'wz'], outputs: ['y'], attrs: { pads: [1, 1, 1, 1] } }],
     });
@@ -170,7 +170,7 @@ describe('MatMulInteger and ConvInteger', () => {
     const m = 5, k = 70, n = 23;
     const model = buildModel({
       inputs: [{ name: 'a', dtype: 'uint8', shape: [m, k] }],
-      outputs: [{ name: 'y', dtype: 'uint8', shape: [] }],
+      outputs: [{ name: 'y', dtype: 'uint8' }],
       initializers: {
         as: tensorValue('float32', [], [0.03]), az: tensorValue('uint8', [], [120]),
         b: tensorValue('int8', [n, k], randomInts(random, n * k, -128, 127)), bs: tensorValue('float32', [], [0.004]), bz: tensorValue('int8', [], [0]),

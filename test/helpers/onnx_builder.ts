@@ -116,13 +116,13 @@ export interface NodeSpec {
 export interface IoSpec {
   name: string;
   dtype: ElemName;
-  /** numbers or symbolic names */
-  shape: (number | string)[];
+  /** numbers or symbolic names; omitted = shape not declared */
+  shape?: (number | string)[];
 }
 
 function encodeValueInfo(v: IoSpec): Bytes {
   const shape: Bytes = [];
-  for (const d of v.shape) {
+  for (const d of v.shape ?? []) {
     const dim: Bytes = [];
     if (typeof d === 'number') intField(dim, 1, d);
     else stringField(dim, 2, d);
@@ -130,7 +130,7 @@ function encodeValueInfo(v: IoSpec): Bytes {
   }
   const tensorType: Bytes = [];
   intField(tensorType, 1, ELEM[v.dtype]);
-  bytesField(tensorType, 2, shape);
+  if (v.shape) bytesField(tensorType, 2, shape);
   const type: Bytes = [];
   bytesField(type, 1, tensorType);
   const out: Bytes = [];

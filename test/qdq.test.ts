@@ -1,0 +1,156 @@
+// QDQ models: DequantizeLinear -> float op -> QuantizeLinear patterns compile to integer ops that
+// give the same bytes on every ISA and thread count, and stay within 1 LSB of onnxruntime's float
+// simulation of the same graph (optimisation 'disabled').
+import { describe, it, expect } from 'vitest';
+import ort from 'onnxruntime-node';
+import { BitexactError, loadModel, type TensorInput } from '../src/index.js';
+import { buildModel, rng, randomInts, tensorValue, type ModelSpec, type NodeSpec } from './helpers/onnx_builder.js';
+import { expectSameEverywhere } from './helpers/run_all.js';
+
+const f32 = (name: string, v: number | number[], dims: number[] = []) => [name, tensorValue('float32', dims, Array.isArray(v) ? v : [v])] as const;
+
+function dq(input: string, scale: string, zp: string, output: string, axis?: number): NodeSpec {
+  return { op: 'DequantizeLinear', inputs: [input, scale, zp], outputs: [output], attrs: axis === undefined ? {} : { axis } };
+}
+function q(input: string, scale: string, zp: string, output: string): NodeSpec {
+  return { op: 'QuantizeLinear', inputs: [input, scale, zp], outputs: [output] };
+}
+
+async function checkAgainstOrt(spec: ModelSpec, inputs: Record<string, TensorInput>, label: string) {
+  const model = buildModel(spec);
+  const ours = await expectSameEverywhere(model, inputs, label);
+  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'disabled' });
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.dtype as 'uint8', t.data as Uint8Array, [...t.shape]);
+  const theirs = await session.run(feeds);
+  await session.release();
+  for (const [name, out] of Object.entries(ours.outputs)) {
+    const expected = theirs[name].data as Uint8Array;
+    let maxDiff = 0;
+    for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(Number(out.data[i]) - Number(expected[i])));
+    expect(maxDiff, `${label}: max difference to onnxruntime's float simulation`).toBeLessThanOrEqual(1);
+  }
+  return ours;
+}
+
+describe('QDQ patterns', () => {
+  it('Conv + bias + Relu with per-channel int8 weights', async () => {
+    const random = rng(41);
+    const wScales = [0.01, 0.02, 0.005, 0.013];
+    const xs = 0.04;
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 'uint8', shape: [1, 3, 9, 8] }],
+      outputs: [{ name: 'y', dtype: 'uint8' }],
+      initializers: Object.fromEntries([
+        f32('xs', xs), ['xz', tensorValue('uint8', [], [120])],
+        ['w', tensorValue('int8', [4, 3, 3, 3], randomInts(random, 108, -127, 127))], f32('ws', wScales, [4]), ['wz', tensorValue('int8', [4], [0, 0, 0, 0])],
+        // bias at a scale other than xs*ws: the rewrite requantises it once
+        ['b', tensorValue('int32', [4], [300, -200, 50, 0])], f32('bs', [0.0003, 0.0007, 0.0002, 0.0004], [4]), ['bz', tensorValue('int32', [4], [0, 0, 0, 0])],
+        f32('ys', 0.05), ['yz', tensorValue('uint8', [], [0])],
+      ]),
+      nodes: [
+        dq('x', 'xs', 'xz', 'xf'), dq('w', 'ws', 'wz', 'wf', 0), dq('b', 'bs', 'bz', 'bf', 0),
+        { op: 'Conv', inputs: ['xf', 'wf', 'bf'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1] } },
+        { op: 'Relu', inputs: ['c'], outputs: ['r'] },
+        q('r', 'ys', 'yz', 'y'),
+      ],
+    };
+    await checkAgainstOrt(spec, { x: { dtype: 'uint8', shape: [1, 3, 9, 8], data: Uint8Array.from(randomInts(random, 216, 0, 255)) } }, 'QDQ Conv');
+  });
+
+  it('Add of two differently scaled activations, Mul with broadcasting', async () => {
+    const random = rng(42);
+    const spec: ModelSpec = {
+      inputs: [{ name: 'a', dtype: 'uint8', shape: [2, 4, 3, 3] }, { name: 'b', dtype: 'uint8', shape: [2, 4, 1, 1] }],
+      outputs: [{ name: 'sum', dtype: 'uint8' }, { name: 'prod', dtype: 'uint8' }],
+      initializers: Object.fromEntries([
+        f32('as', 0.03), ['az', tensorValue('uint8', [], [128])], f32('bs', 0.011), ['bz', tensorValue('uint8', [], [3])],
+        f32('ss', 0.05), ['sz', tensorValue('uint8', [], [100])], f32('ps', 0.02), ['pz', tensorValue('uint8', [], [128])],
+      ]),
+      nodes: [
+        dq('a', 'as', 'az', 'af'), dq('b', 'bs', 'bz', 'bf'),
+        { op: 'Add', inputs: ['af', 'bf'], outputs: ['s'] }, q('s', 'ss', 'sz', 'sum'),
+        { op: 'Mul', inputs: ['af', 'bf'], outputs: ['p'] }, q('p', 'ps', 'pz', 'prod'),
+      ],
+    };
+    await checkAgainstOrt(spec, {
+      a: { dtype: 'uint8', shape: [2, 4, 3, 3], data: Uint8Array.from(randomInts(random, 72, 0, 255)) },
+      b: { dtype: 'uint8', shape: [2, 4, 1, 1], data: Uint8Array.from(randomInts(random, 8, 0, 255)) },
+    }, 'QDQ Add/Mul');
+  });
+
+  it('HardSwish, HardSigmoid, Clip and LeakyRelu become lookup tables', async () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 'int8', shape: [256] }],
+      outputs: ['hs', 'hg', 'cl', 'lr'].map((name) => ({ name, dtype: 'int8' as const })),
+      initializers: Object.fromEntries([
+        f32('xs', 0.05), ['xz', tensorValue('int8', [], [-10])], f32('ys', 0.03), ['yz', tensorValue('int8', [], [-100])],
+        f32('lo', -1.5), f32('hi', 2.25),
+      ]),
+      nodes: [
+        dq('x', 'xs', 'xz', 'xf'),
+        { op: 'HardSwish', inputs: ['xf'], outputs: ['a'] }, q('a', 'ys', 'yz', 'hs'),
+        { op: 'HardSigmoid', inputs: ['xf'], outputs: ['b'], attrs: { alpha: { float: 1 / 6 } } }, q('b', 'ys', 'yz', 'hg'),
+        { op: 'Clip', inputs: ['xf', 'lo', 'hi'], outputs: ['c'] }, q('c', 'ys', 'yz', 'cl'),
+        { op: 'LeakyRelu', inputs: ['xf'], outputs: ['d'], attrs: { alpha: { float: 0.1 } } }, q('d', 'ys', 'yz', 'lr'),
+      ],
+    };
+    const all = Int8Array.from({ length: 256 }, (_, i) => i - 128);
+    await checkAgainstOrt(spec, { x: { dtype: 'int8', shape: [256], data: all } }, 'QDQ LUT');
+  });
+
+  it('MaxPool and Reshape between equal DQ/Q run on the integers; Gemm with transB and bias', async () => {
+    const random = rng(43);
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 'uint8', shape: [1, 2, 6, 6] }],
+      outputs: [{ name: 'y', dtype: 'uint8' }],
+      initializers: Object.fromEntries([
+        f32('xs', 0.1), ['xz', tensorValue('uint8', [], [20])],
+        ['shape', tensorValue('int64', [2], [1, 18])],
+        ['w', tensorValue('int8', [5, 18], randomInts(random, 90, -127, 127))], f32('ws', 0.02), ['wz', tensorValue('int8', [], [0])],
+        ['b', tensorValue('int32', [5], [10, 20, -30, 400, -5])], f32('bs', 0.002), ['bz', tensorValue('int32', [], [0])],
+        f32('ys', 0.3), ['yz', tensorValue('uint8', [], [128])],
+      ]),
+      nodes: [
+        dq('x', 'xs', 'xz', 'xf'), { op: 'MaxPool', inputs: ['xf'], outputs: ['m'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } }, q('m', 'xs', 'xz', 'mq'),
+        dq('mq', 'xs', 'xz', 'mf'), { op: 'Reshape', inputs: ['mf', 'shape'], outputs: ['r'] }, q('r', 'xs', 'xz', 'rq'),
+        dq('rq', 'xs', 'xz', 'rf'), dq('w', 'ws', 'wz', 'wf'), dq('b', 'bs', 'bz', 'bf'),
+        { op: 'Gemm', inputs: ['rf', 'wf', 'bf'], outputs: ['g'], attrs: { transB: 1 } }, q('g', 'ys', 'yz', 'y'),
+      ],
+    };
+    await checkAgainstOrt(spec, { x: { dtype: 'uint8', shape: [1, 2, 6, 6], data: Uint8Array.from(randomInts(random, 72, 0, 255)) } }, 'QDQ Gemm');
+  });
+
+  it('uint8 input preprocessing (Cast, /255, -mean, /std) becomes a per-channel table', async () => {
+    const random = rng(44);
+    const spec: ModelSpec = {
+      inputs: [{ name: 'img', dtype: 'uint8', shape: [1, 3, 4, 5] }],
+      outputs: [{ name: 'y', dtype: 'uint8' }],
+      initializers: Object.fromEntries([
+        f32('k255', 255), f32('mean', [0.485, 0.456, 0.406], [3, 1, 1]), f32('std', [0.229, 0.224, 0.225], [3, 1, 1]),
+        f32('ys', 0.0186), ['yz', tensorValue('uint8', [], [114])],
+      ]),
+      nodes: [
+        { op: 'Cast', inputs: ['img'], outputs: ['f'], attrs: { to: 1 } },
+        { op: 'Div', inputs: ['f', 'k255'], outputs: ['n'] },
+        { op: 'Sub', inputs: ['n', 'mean'], outputs: ['c'] },
+        { op: 'Div', inputs: ['c', 'std'], outputs: ['s'] },
+        q('s', 'ys', 'yz', 'y'),
+      ],
+    };
+    await checkAgainstOrt(spec, { img: { dtype: 'uint8', shape: [1, 3, 4, 5], data: Uint8Array.from(randomInts(random, 60, 0, 255)) } }, 'QDQ preprocessing');
+  });
+
+  it('a float op left between DQ and Q is refused, naming it', async () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dtype: 'uint8', shape: [4] }],
+      outputs: [{ name: 'y', dtype: 'uint8' }],
+      initializers: Object.fromEntries([f32('s', 0.1), ['z', tensorValue('uint8', [], [0])]]),
+      nodes: [dq('x', 's', 'z', 'f'), { op: 'Sigmoid', name: 'the_sigmoid', inputs: ['f'], outputs: ['g'] }, q('g', 's', 'z', 'y')],
+    };
+    const error = await loadModel(buildModel(spec)).catch((e) => e);
+    expect(error).toBeInstanceOf(BitexactError);
+    expect(error.code).toBe('ERR_BITEXACT_UNSUPPORTED_OP');
+    expect(error.message).toMatch(/the_sigmoid/);
+  });
+});
