@@ -82,7 +82,8 @@ std::shared_ptr<CompiledModel> CompiledModel::load(const uint8_t* bytes, size_t 
 
   onnx::Model model = onnx::parseModel(bytes, size);
   onnx::Graph& graph = model.graph;
-  rewriteQdqPatterns(graph);
+  const auto defaultOpset = model.opsets.find("");
+  rewriteQdqPatterns(graph, defaultOpset == model.opsets.end() ? 1 : defaultOpset->second);
 
   std::map<std::string, int> ids;
   const auto newValue = [&](const std::string& name) {

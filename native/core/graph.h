@@ -85,6 +85,6 @@ class CompiledModel {
 std::shared_ptr<cpu::ThreadPool> sharedThreadPool(int threads);
 
 // Rewrites QDQ patterns into the integer ops bitexact runs (qdq_rewrite.cpp).
-void rewriteQdqPatterns(onnx::Graph& graph);
+void rewriteQdqPatterns(onnx::Graph& graph, int64_t opset);
 
 }  // namespace bx

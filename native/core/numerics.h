@@ -136,6 +136,68 @@ inline float dequantizeToFloat(int64_t x, int64_t zeroPoint, float scale) {
   return centred * scale;
 }
 
+// ---- integer transcendental functions (contract rule 2) ----------------------------------------
+// Lookup tables for sigmoid and softmax are built from these, with integer arithmetic only.
+
+constexpr int kExpFractionBits = 40;
+constexpr uint64_t kExpOne = uint64_t(1) << kExpFractionBits;
+// round(ln 2 * 2^40) = round(762123384786.93...)
+constexpr uint64_t kLn2Q40 = 762123384787ULL;
+
+// exp(-r) for r >= 0, both in Q24.40 fixed point. r = k*ln2 + t with t in [0, ln2); exp(-t) is
+// the Taylor series summed to 24 terms with truncating integer steps, then shifted right by k.
+inline uint64_t expNegQ40(uint64_t r) {
+  const uint64_t k = r / kLn2Q40;
+  if (k >= 63) return 0;
+  const uint64_t t = r - k * kLn2Q40;
+  uint64_t term = kExpOne;
+  int64_t sum = int64_t(kExpOne);
+  for (uint64_t n = 1; n <= 24; ++n) {
+    term = uint64_t((unsigned __int128)term * t >> kExpFractionBits) / n;
+    sum += (n & 1) ? -int64_t(term) : int64_t(term);
+  }
+  return uint64_t(sum) >> k;
+}
+
+// Rounds n / d to the nearest integer, ties to even; n >= 0, d > 0.
+inline unsigned __int128 roundDivideEven(unsigned __int128 n, unsigned __int128 d) {
+  const unsigned __int128 q = n / d, r = n % d;
+  if (2 * r > d || (2 * r == d && (q & 1))) return q + 1;
+  return q;
+}
+
+// Quantises the ratio n / d (n >= 0, d > 0, both < 2^64) to a binary32 scale:
+// clamp(zeroPoint + round_half_even(n / (d * scale)), lo, hi), exactly. scale = m * 2^e with m a
+// 24-bit integer (exact), so the quotient is a ratio of integers.
+inline int32_t quantizeRatio(uint64_t n, uint64_t d, float scale, int32_t zeroPoint, QRange range) {
+  int e = 0;
+  const double f = std::frexp(double(scale), &e);
+  const uint64_t m = uint64_t(std::ldexp(f, 24));
+  const int p = e - 24;  // scale = m * 2^p
+  const unsigned __int128 dm = (unsigned __int128)d * m;  // < 2^88
+  unsigned __int128 q;
+  if (p >= 0) {
+    // A divisor of 2^127 or more exceeds 2n (n < 2^64): the quotient rounds to 0.
+    if (p >= 127 || (dm >> (127 - p)) != 0) q = 0;
+    else q = roundDivideEven(n, dm << p);
+  } else {
+    if (-p > 60) return n == 0 ? saturate(zeroPoint, range.lo, range.hi) : range.hi;
+    q = roundDivideEven((unsigned __int128)n << -p, dm);
+  }
+  if (q > (unsigned __int128)(uint64_t(1) << 40)) return range.hi;
+  return saturate(int64_t(q) + zeroPoint, range.lo, range.hi);
+}
+
+constexpr uint64_t kSaturatedQ40 = uint64_t(1) << 62;  // e^-(2^22): exactly 0 in Q40
+
+// |centred| * scale in Q24.40 (scale * 2^40 truncated to an integer first), saturating.
+inline uint64_t realMagnitudeQ40(int32_t centred, float scale) {
+  const double scaled = std::floor(std::ldexp(double(scale), kExpFractionBits));  // exact
+  if (!(scaled < 4.0e18)) return kSaturatedQ40;
+  const unsigned __int128 product = (unsigned __int128)uint64_t(scaled) * uint32_t(centred < 0 ? -centred : centred);
+  return product >= kSaturatedQ40 ? kSaturatedQ40 : uint64_t(product);
+}
+
 // ---- accumulation bounds (contract rule 4) ------------------------------------------------------
 
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();

@@ -10,18 +10,23 @@
 //   DQ(a), DQ(b) -> Add | Mul [-> Relu/Clip] -> Q      -> com.microsoft QLinearAdd | QLinearMul
 //   DQ(x) -> GlobalAveragePool -> Q                    -> com.microsoft QLinearGlobalAveragePool
 //   DQ(x) -> ReduceMean (one or more) -> Q             -> bitexact QLinearReduceMean
-//   DQ(x) -> HardSwish | HardSigmoid | Relu | Clip | LeakyRelu -> Q   -> bitexact QLinearLut
-//   DQ(x) -> MaxPool | Reshape | Flatten | Squeeze | Unsqueeze | Transpose -> Q (same scale and
-//                                                         zero point) -> the op on x itself
+//   DQ(x) -> AveragePool -> Q                          -> com.microsoft QLinearAveragePool
+//   DQ(x) -> Softmax -> Q                              -> com.microsoft QLinearSoftmax
+//   DQ(x_i)... -> Concat -> Q                          -> com.microsoft QLinearConcat
+//   DQ(x) -> Sigmoid | HardSwish | HardSigmoid | Relu | Clip | LeakyRelu -> Q -> bitexact QLinearLut
+//   DQ(x) -> MaxPool | Reshape | Flatten | Squeeze | Unsqueeze | Transpose | Slice | Gather |
+//            Pad | Resize(nearest) -> Q (same scale and zero point) -> the op on x itself
 //   uint8 input -> Cast(float) -> Add/Sub/Mul/Div by constants -> Q  -> bitexact QLinearLut
 //   Shape(DQ(x))                                       -> Shape(x)
 // A Relu/Clip between the op and Q is fused only when Q's range already implies it.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <optional>
 
 #include "graph.h"
+#include "lut_tables.h"
 #include "numerics.h"
 #include "qdq_graph.h"
 #include "qparams.h"
@@ -289,19 +294,10 @@ std::optional<std::function<float(float)>> elementwiseFunction(const QdqGraph& g
   return std::nullopt;
 }
 
-Tensor lutFor(const QuantInfo& x, const QuantInfo& out, const std::function<float(float)>& f) {
-  const QRange in = rangeOf(x.dtype), range = rangeOf(out.dtype);
-  Tensor table = makeTensor(out.dtype, {256});
-  for (int32_t v = in.lo; v <= in.hi; ++v) {
-    const float y = f(dequantizeToFloat(v, x.zeroPoints[0], x.scales[0]));
-    table.mutableData<uint8_t>()[v - in.lo] = uint8_t(quantizeFloat(y, out.scales[0], out.zeroPoints[0], range));
-  }
-  return table;
-}
-
 std::optional<onnx::Node> fuseLut(QdqGraph& g, const onnx::Node& op, const QuantInfo& out) {
-  const auto f = elementwiseFunction(g, op);
-  if (!f || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
+  const bool sigmoid = isStandardOp(op, "Sigmoid");
+  const auto f = sigmoid ? std::nullopt : elementwiseFunction(g, op);
+  if ((!f && !sigmoid) || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
   const auto x = dequantizedActivation(g, op.inputs[0]);
   if (!x || (out.dtype != DType::UInt8 && out.dtype != DType::Int8)) return std::nullopt;
   onnx::Node fused;
@@ -309,19 +305,83 @@ std::optional<onnx::Node> fuseLut(QdqGraph& g, const onnx::Node& op, const Quant
   fused.opType = "QLinearLut";
   fused.domain = "bitexact";
   fused.inputs = {x->value};
-  fused.attributes.push_back(tensorAttr("table", lutFor(*x, out, *f)));
+  const float sx = x->scales[0], sy = out.scales[0];
+  const int32_t zx = x->zeroPoints[0], zy = out.zeroPoints[0];
+  fused.attributes.push_back(tensorAttr("table", sigmoid ? sigmoidTable(x->dtype, sx, zx, out.dtype, sy, zy)
+                                                         : floatFunctionTable(x->dtype, sx, zx, out.dtype, sy, zy, *f)));
+  return fused;
+}
+
+std::optional<onnx::Node> fuseSingleInput(QdqGraph& g, const onnx::Node& op, const QuantInfo& out, int64_t opset) {
+  const bool average = isStandardOp(op, "AveragePool"), softmax = isStandardOp(op, "Softmax");
+  if ((!average && !softmax) || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
+  const auto x = dequantizedActivation(g, op.inputs[0]);
+  if (!x || x->dtype != out.dtype) return std::nullopt;
+  onnx::Node fused;
+  fused.name = op.name;
+  fused.domain = "com.microsoft";
+  fused.inputs = {x->value, x->scale, x->zeroPoint, out.scale, out.zeroPoint};
+  if (average) {
+    fused.opType = "QLinearAveragePool";
+    fused.attributes = op.attributes;
+  } else {
+    fused.opType = "QLinearSoftmax";
+    const onnx::Attribute* axis = op.attribute("axis");
+    fused.attributes.push_back(intAttr("axis", axis ? axis->i : (opset >= 13 ? -1 : 1)));
+    fused.attributes.push_back(intAttr("opset", opset));
+  }
+  return fused;
+}
+
+std::optional<onnx::Node> fuseConcat(QdqGraph& g, const onnx::Node& op, const QuantInfo& out) {
+  if (!isStandardOp(op, "Concat") || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
+  onnx::Node fused;
+  fused.name = op.name;
+  fused.opType = "QLinearConcat";
+  fused.domain = "com.microsoft";
+  fused.attributes = op.attributes;
+  fused.inputs = {out.scale, out.zeroPoint};
+  for (const std::string& in : op.inputs) {
+    auto x = dequantizedActivation(g, in);
+    if (!x) { const auto c = dequantizedConstant(g, in); if (c && c->scales.size() == 1) x = c; }
+    if (!x || x->dtype != out.dtype) return std::nullopt;
+    fused.inputs.insert(fused.inputs.end(), {x->value, x->scale, x->zeroPoint});
+  }
   return fused;
 }
 
 std::optional<onnx::Node> fuseStructural(QdqGraph& g, const onnx::Node& op, const QuantInfo& out) {
-  static const char* ops[] = {"MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose"};
+  static const char* ops[] = {"MaxPool", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Gather", "Pad", "Resize"};
   bool structural = false;
   for (const char* name : ops) structural = structural || isStandardOp(op, name);
   if (!structural || op.inputs.empty() || op.outputs.size() != 1) return std::nullopt;
+  if (isStandardOp(op, "Resize")) {
+    const onnx::Attribute* mode = op.attribute("mode");
+    if (mode && mode->s != "nearest") return std::nullopt;
+  }
   const auto x = dequantizedActivation(g, op.inputs[0]);
   if (!x || !sameQuantization(*x, out)) return std::nullopt;
   onnx::Node fused = op;
   fused.inputs[0] = x->value;
+  if (isStandardOp(op, "Pad")) {
+    // The float fill value (default 0) becomes its quantized value.
+    float fill = 0.0f;
+    if (const onnx::Attribute* v = op.attribute("value")) fill = v->f;
+    if (op.inputs.size() > 2 && !op.inputs[2].empty()) {
+      const Tensor* c = g.constant(op.inputs[2]);
+      if (!c || c->dtype != DType::Float32 || c->size() != 1) return std::nullopt;
+      fill = c->floatAt(0);
+    }
+    Tensor q = makeTensor(x->dtype, {});
+    q.mutableData<uint8_t>()[0] = uint8_t(quantizeFloat(fill, x->scales[0], x->zeroPoints[0], rangeOf(x->dtype)));
+    const std::string name = g.freshName(op.outputs[0] + "_fill");
+    g.addConstant(name, q);
+    if (fused.inputs.size() < 3) fused.inputs.resize(3);
+    fused.inputs[2] = name;
+    fused.attributes.erase(std::remove_if(fused.attributes.begin(), fused.attributes.end(),
+                                          [](const onnx::Attribute& a) { return a.name == "value"; }),
+                           fused.attributes.end());
+  }
   return fused;
 }
 
@@ -461,7 +521,7 @@ void rewriteShapeOfDequantize(QdqGraph& g) {
 
 }  // namespace
 
-void rewriteQdqPatterns(onnx::Graph& graph) {
+void rewriteQdqPatterns(onnx::Graph& graph, int64_t opset) {
   QdqGraph g(graph);
   foldSimpleConstants(g);
   removeNoOpCasts(g);
@@ -481,6 +541,8 @@ void rewriteQdqPatterns(onnx::Graph& graph) {
       if (!fused && !throughActivation) {
         fused = fuseGlobalAveragePool(g, opCopy, *out);
         if (!fused) fused = fuseLut(g, opCopy, *out);
+        if (!fused) fused = fuseSingleInput(g, opCopy, *out, opset);
+        if (!fused) fused = fuseConcat(g, opCopy, *out);
         if (!fused) fused = fuseStructural(g, opCopy, *out);
       }
     }

@@ -2,6 +2,7 @@
 // elementwise functions of one quantized value (HardSwish, HardSigmoid, Relu, Clip, LeakyRelu)
 // and for float preprocessing of a uint8 input; the tables are built at load time with binary32
 // basic operations only (docs/determinism.md, "Lookup tables").
+#include "../lut_tables.h"
 #include "../qparams.h"
 #include "ops_common.h"
 
@@ -45,6 +46,38 @@ class LutOp : public Op {
 };
 
 }  // namespace
+
+std::unique_ptr<Op> makeLutOp(const Tensor& table, int64_t axis, const std::string& where) {
+  return std::make_unique<LutOp>(table, table.size() / 256, axis, where);
+}
+
+namespace {
+
+QuantParams perTensorParams(BuildContext& ctx, size_t scale, size_t zp, const char* role) {
+  QuantParams q = readQuantParams(ctx, scale, zp, DType::UInt8, role);
+  if (!q.perTensor()) ctx.unsupported(std::string("per-channel ") + role + " quantisation");
+  if (q.dtype != DType::UInt8 && q.dtype != DType::Int8) ctx.unsupported(std::string(role) + " type " + dtypeName(q.dtype));
+  return q;
+}
+
+}  // namespace
+
+// com.microsoft QLinearSigmoid: a table from the integer sigmoid.
+std::unique_ptr<Op> createQLinearSigmoid(BuildContext& ctx) {
+  ctx.requireInputs(4, 5);
+  const QuantParams x = perTensorParams(ctx, 1, 2, "input"), y = perTensorParams(ctx, 3, 4, "output");
+  return makeLutOp(sigmoidTable(x.dtype, x.scales[0], x.zeroPoints[0], y.dtype, y.scales[0], y.zeroPoints[0]), 1, ctx.where());
+}
+
+// com.microsoft QLinearLeakyRelu: x >= 0 ? x : alpha * x, in binary32, tabulated.
+std::unique_ptr<Op> createQLinearLeakyRelu(BuildContext& ctx) {
+  ctx.requireInputs(4, 5);
+  const QuantParams x = perTensorParams(ctx, 1, 2, "input"), y = perTensorParams(ctx, 3, 4, "output");
+  const float alpha = ctx.attrFloat("alpha", 0.01f);
+  return makeLutOp(floatFunctionTable(x.dtype, x.scales[0], x.zeroPoints[0], y.dtype, y.scales[0], y.zeroPoints[0],
+                                      [alpha](float v) { return v >= 0.0f ? v : alpha * v; }),
+                   1, ctx.where());
+}
 
 std::unique_ptr<Op> createQLinearLut(BuildContext& ctx) {
   ctx.requireInputs(1, 1);

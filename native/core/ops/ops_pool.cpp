@@ -196,7 +196,113 @@ class MaxPoolOp : public Op {
   std::string where_;
 };
 
+// com.microsoft QLinearAveragePool (NCHW, 1-D or 2-D): acc = sum (x - zx) over the window's
+// inside elements; divisor = inside count, or with count_include_pad the window clipped to the
+// padded input; y = requantize(acc, sx / (sy * divisor)).
+class QLinearAveragePoolOp : public Op {
+ public:
+  QLinearAveragePoolOp(QuantParams x, QuantParams y, int64_t rank, std::vector<int64_t> kernel, std::vector<int64_t> strides,
+                       std::vector<int64_t> pads, bool ceilMode, bool includePad, std::string autoPad, std::string where)
+      : x_(std::move(x)), y_(std::move(y)), rank_(rank), ceil_(ceilMode), includePad_(includePad), autoPad_(std::move(autoPad)),
+        where_(std::move(where)) {
+    for (int64_t i = 0; i < rank; ++i) {
+      const size_t slot = size_t(2 - rank + i);
+      kernel_[slot] = kernel[size_t(i)];
+      stride_[slot] = strides.empty() ? 1 : strides[size_t(i)];
+      padBegin_[slot] = pads.empty() ? 0 : pads[size_t(i)];
+      padEnd_[slot] = pads.empty() ? 0 : pads[size_t(i + rank)];
+    }
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    if (x.dtype != x_.dtype || int64_t(x.shape.size()) != 2 + rank_) {
+      fail(ErrorCode::Input, where_ + ": input " + std::string(dtypeName(x.dtype)) + shapeToString(x.shape) + " does not fit");
+    }
+    const int64_t inDims[2] = {rank_ == 2 ? x.shape[2] : 1, x.shape.back()};
+    int64_t outDims[2], padBegin[2], padEnd[2];
+    for (int i = 0; i < 2; ++i) {
+      if (autoPad_ == "SAME_UPPER" || autoPad_ == "SAME_LOWER") {
+        outDims[i] = (inDims[i] + stride_[i] - 1) / stride_[i];
+        const int64_t total = std::max<int64_t>(0, (outDims[i] - 1) * stride_[i] + kernel_[i] - inDims[i]);
+        padBegin[i] = autoPad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
+        padEnd[i] = total - padBegin[i];
+      } else {
+        const bool valid = autoPad_ == "VALID";
+        padBegin[i] = valid ? 0 : padBegin_[i];
+        padEnd[i] = valid ? 0 : padEnd_[i];
+        const int64_t span = inDims[i] + padBegin[i] + padEnd[i] - kernel_[i];
+        if (span < 0) fail(ErrorCode::Input, where_ + ": input is smaller than the pooling window");
+        outDims[i] = (ceil_ ? (span + stride_[i] - 1) / stride_[i] : span / stride_[i]) + 1;
+        if (ceil_ && (outDims[i] - 1) * stride_[i] >= inDims[i] + padBegin[i]) --outDims[i];
+      }
+    }
+    Shape outShape = {x.shape[0], x.shape[1]};
+    if (rank_ == 2) outShape.push_back(outDims[0]);
+    outShape.push_back(outDims[1]);
+    Tensor y = ctx.allocate(y_.dtype, outShape);
+    const bool isSigned = x.dtype == DType::Int8;
+    const int32_t zx = x_.zeroPoints[0];
+    const QRange range = y_.range();
+    const double ratio = double(x_.scales[0]) / double(y_.scales[0]);
+    ctx.pool.parallelFor(x.shape[0] * x.shape[1], [&](int64_t plane) {
+      const uint8_t* src = x.bytes() + plane * inDims[0] * inDims[1];
+      uint8_t* dst = y.buffer->data() + plane * outDims[0] * outDims[1];
+      for (int64_t oy = 0; oy < outDims[0]; ++oy) {
+        const int64_t y0 = oy * stride_[0] - padBegin[0];
+        const int64_t y1 = std::min(y0 + kernel_[0], inDims[0] + padEnd[0]);
+        for (int64_t ox = 0; ox < outDims[1]; ++ox) {
+          const int64_t x0 = ox * stride_[1] - padBegin[1];
+          const int64_t x1 = std::min(x0 + kernel_[1], inDims[1] + padEnd[1]);
+          int32_t acc = 0;
+          int64_t inside = 0;
+          for (int64_t iy = std::max<int64_t>(0, y0); iy < std::min(y1, inDims[0]); ++iy) {
+            for (int64_t ix = std::max<int64_t>(0, x0); ix < std::min(x1, inDims[1]); ++ix) {
+              acc += quantizedAt(src, isSigned, iy * inDims[1] + ix) - zx;
+              ++inside;
+            }
+          }
+          const int64_t divisor = includePad_ ? (y1 - y0) * (x1 - x0) : inside;
+          Multiplier m;
+          if (divisor <= 0 || !deriveMultiplier(ratio / double(divisor), &m)) {
+            fail(ErrorCode::Input, where_ + ": empty pooling window");
+          }
+          dst[oy * outDims[1] + ox] = uint8_t(requantize(acc, m, y_.zeroPoints[0], range.lo, range.hi));
+        }
+      }
+    });
+    out[0] = std::move(y);
+  }
+
+ private:
+  QuantParams x_, y_;
+  int64_t rank_;
+  int64_t kernel_[2] = {1, 1}, stride_[2] = {1, 1}, padBegin_[2] = {0, 0}, padEnd_[2] = {0, 0};
+  bool ceil_, includePad_;
+  std::string autoPad_;
+  std::string where_;
+};
+
 }  // namespace
+
+std::unique_ptr<Op> createQLinearAveragePool(BuildContext& ctx) {
+  ctx.requireInputs(5, 5);
+  QuantParams x = readPerTensor8(ctx, 1, 2, "input");
+  QuantParams y = readPerTensor8(ctx, 3, 4, "output");
+  if (ctx.attrInt("channels_last", 0) != 0) ctx.unsupported("channels_last=1");
+  const std::vector<int64_t> kernel = ctx.attrInts("kernel_shape");
+  if (kernel.size() != 1 && kernel.size() != 2) ctx.unsupported("only 1-D and 2-D pooling is supported");
+  const int64_t rank = int64_t(kernel.size());
+  const std::vector<int64_t> strides = ctx.attrInts("strides"), pads = ctx.attrInts("pads");
+  if ((!strides.empty() && int64_t(strides.size()) != rank) || (!pads.empty() && int64_t(pads.size()) != 2 * rank)) {
+    ctx.invalid("strides or pads do not match kernel_shape");
+  }
+  // The window sum is bounded by area * 255: far inside int32 for any real kernel.
+  if (kernel[0] * (rank == 2 ? kernel[1] : 1) > (int64_t(1) << 20)) ctx.overflow("pooling window too large");
+  return std::make_unique<QLinearAveragePoolOp>(std::move(x), std::move(y), rank, kernel, strides, pads,
+                                                ctx.attrInt("ceil_mode", 0) != 0, ctx.attrInt("count_include_pad", 0) != 0,
+                                                ctx.attrString("auto_pad", "NOTSET"), ctx.where());
+}
 
 std::unique_ptr<Op> createQLinearGlobalAveragePool(BuildContext& ctx) {
   ctx.requireInputs(5, 5);

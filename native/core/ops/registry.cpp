@@ -18,6 +18,13 @@ std::unique_ptr<Op> createQLinearMul(BuildContext&);
 std::unique_ptr<Op> createQLinearGlobalAveragePool(BuildContext&);
 std::unique_ptr<Op> createQLinearReduceMean(BuildContext&);
 std::unique_ptr<Op> createQLinearLut(BuildContext&);
+std::unique_ptr<Op> createQLinearSigmoid(BuildContext&);
+std::unique_ptr<Op> createQLinearLeakyRelu(BuildContext&);
+std::unique_ptr<Op> createQLinearSoftmax(BuildContext&);
+std::unique_ptr<Op> createQLinearConcat(BuildContext&);
+std::unique_ptr<Op> createQLinearAveragePool(BuildContext&);
+std::unique_ptr<Op> createPad(BuildContext&);
+std::unique_ptr<Op> createResize(BuildContext&);
 std::unique_ptr<Op> createMaxPool(BuildContext&);
 std::unique_ptr<Op> createIdentity(BuildContext&);
 std::unique_ptr<Op> createShape(BuildContext&);
@@ -50,6 +57,13 @@ const std::map<std::string, Factory>& factories() {
       {"com.microsoft::DequantizeLinear", createDequantizeLinear},
       {"bitexact::QLinearReduceMean", createQLinearReduceMean},
       {"bitexact::QLinearLut", createQLinearLut},
+      {"com.microsoft::QLinearSigmoid", createQLinearSigmoid},
+      {"com.microsoft::QLinearLeakyRelu", createQLinearLeakyRelu},
+      {"com.microsoft::QLinearSoftmax", createQLinearSoftmax},
+      {"com.microsoft::QLinearConcat", createQLinearConcat},
+      {"com.microsoft::QLinearAveragePool", createQLinearAveragePool},
+      {"Pad", createPad},
+      {"Resize", createResize},
       {"MaxPool", createMaxPool},
       {"Identity", createIdentity},
       {"Shape", createShape},

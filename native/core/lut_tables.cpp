@@ -1,0 +1,42 @@
+#include "lut_tables.h"
+
+namespace bx {
+namespace {
+
+template <typename Fn>
+Tensor buildTable(DType inType, DType outType, Fn value) {
+  const QRange in = rangeOf(inType);
+  Tensor table = makeTensor(outType, {256});
+  for (int32_t v = in.lo; v <= in.hi; ++v) table.mutableData<uint8_t>()[v - in.lo] = uint8_t(value(v));
+  return table;
+}
+
+}  // namespace
+
+Tensor floatFunctionTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero,
+                          const std::function<float(float)>& f) {
+  const QRange out = rangeOf(outType);
+  return buildTable(inType, outType, [&](int32_t v) {
+    return quantizeFloat(f(dequantizeToFloat(v, inZero, inScale)), outScale, outZero, out);
+  });
+}
+
+Tensor sigmoidTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero) {
+  const QRange out = rangeOf(outType);
+  return buildTable(inType, outType, [&](int32_t v) {
+    const int32_t centred = v - inZero;
+    const uint64_t e = expNegQ40(realMagnitudeQ40(centred, inScale));  // exp(-|r|) in Q40
+    // sigmoid(r) = 1 / (1 + e^-r) for r >= 0, e^r / (1 + e^r) for r < 0.
+    const uint64_t numerator = centred >= 0 ? kExpOne : e;
+    return quantizeRatio(numerator, kExpOne + e, outScale, outZero, out);
+  });
+}
+
+Tensor requantizeTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero) {
+  Multiplier m;
+  if (!deriveMultiplier(double(inScale) / double(outScale), &m)) fail(ErrorCode::InvalidModel, "scale ratio cannot be represented");
+  const QRange out = rangeOf(outType);
+  return buildTable(inType, outType, [&](int32_t v) { return requantize(v - inZero, m, outZero, out.lo, out.hi); });
+}
+
+}  // namespace bx

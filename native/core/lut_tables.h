@@ -1,0 +1,20 @@
+// 256-entry lookup tables for functions of one quantized value, built at load time. Tables from
+// float functions use binary32 basic operations only (+, -, *, /, min, max); sigmoid uses the
+// integer exp of numerics.h. docs/determinism.md, "Lookup tables", states the rules.
+#pragma once
+
+#include <functional>
+
+#include "qparams.h"
+
+namespace bx {
+
+// table[v - lo(x)] = Q(f(DQ(v))) for every v of the input type.
+Tensor floatFunctionTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero,
+                          const std::function<float(float)>& f);
+// table[v - lo(x)] = clamp(zy + round_half_even(sigmoid((v - zx) * sx) / sy)), integer math only.
+Tensor sigmoidTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
+// table[v - lo(x)] = requantize(v - zx, sx / sy, zy): moving a tensor to another scale.
+Tensor requantizeTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
+
+}  // namespace bx

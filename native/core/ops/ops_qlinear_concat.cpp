@@ -1,0 +1,76 @@
+// com.microsoft QLinearConcat: inputs whose scale and zero point differ from the output's are
+// moved to it through a requantisation table (requantize rule of numerics.h), then concatenated.
+#include <cstring>
+
+#include "../lut_tables.h"
+#include "ops_common.h"
+
+namespace bx {
+namespace {
+
+class QLinearConcatOp : public Op {
+ public:
+  QLinearConcatOp(DType type, std::vector<Tensor> tables, int64_t axis, std::string where)
+      : type_(type), tables_(std::move(tables)), axis_(axis), where_(std::move(where)) {}
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    std::vector<const Tensor*> parts;
+    for (size_t i = 2; i < in.size(); i += 3) parts.push_back(in[i]);
+    const Tensor& first = *parts[0];
+    const int64_t rank = int64_t(first.shape.size());
+    const int64_t axis = normalizeAxis(axis_, rank, "QLinearConcat");
+    Shape shape = first.shape;
+    shape[size_t(axis)] = 0;
+    for (const Tensor* t : parts) {
+      if (t->dtype != type_ || int64_t(t->shape.size()) != rank) fail(ErrorCode::Input, where_ + ": inputs differ in type or rank");
+      for (int64_t d = 0; d < rank; ++d) {
+        if (d != axis && t->shape[size_t(d)] != first.shape[size_t(d)]) fail(ErrorCode::Input, where_ + ": input shapes do not concatenate");
+      }
+      shape[size_t(axis)] += t->shape[size_t(axis)];
+    }
+    Tensor y = ctx.allocate(type_, shape);
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < axis; ++d) outer *= shape[size_t(d)];
+    for (int64_t d = axis + 1; d < rank; ++d) inner *= shape[size_t(d)];
+    const int64_t outRow = shape[size_t(axis)] * inner;
+    const uint8_t offset = type_ == DType::Int8 ? 0x80 : 0;
+    int64_t at = 0;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const int64_t row = parts[p]->shape[size_t(axis)] * inner;
+      const uint8_t* table = tables_[p].buffer ? tables_[p].bytes() : nullptr;
+      for (int64_t o = 0; o < outer; ++o) {
+        const uint8_t* src = parts[p]->bytes() + o * row;
+        uint8_t* dst = y.buffer->data() + o * outRow + at;
+        if (!table) std::memcpy(dst, src, size_t(row));
+        else for (int64_t i = 0; i < row; ++i) dst[i] = table[uint8_t(src[i] ^ offset)];
+      }
+      at += row;
+    }
+    out[0] = std::move(y);
+  }
+
+ private:
+  DType type_;
+  std::vector<Tensor> tables_;  // empty tensor where an input already has the output's quantisation
+  int64_t axis_;
+  std::string where_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> createQLinearConcat(BuildContext& ctx) {
+  if (ctx.inputCount() < 5 || (ctx.inputCount() - 2) % 3 != 0) ctx.invalid("expects Y_scale, Y_zero_point, then (X, scale, zero point) triples");
+  const QuantParams y = readQuantParams(ctx, 0, 1, DType::UInt8, "output");
+  if (!y.perTensor() || (y.dtype != DType::UInt8 && y.dtype != DType::Int8)) ctx.unsupported("output must be per-tensor uint8/int8");
+  std::vector<Tensor> tables;
+  for (size_t i = 2; i < ctx.inputCount(); i += 3) {
+    const QuantParams x = readQuantParams(ctx, i + 1, i + 2, DType::UInt8, "input");
+    if (!x.perTensor() || x.dtype != y.dtype) ctx.unsupported("inputs must be per-tensor and of the output's type");
+    if (x.scales[0] == y.scales[0] && x.zeroPoints[0] == y.zeroPoints[0]) tables.emplace_back();
+    else tables.push_back(requantizeTable(x.dtype, x.scales[0], x.zeroPoints[0], y.dtype, y.scales[0], y.zeroPoints[0]));
+  }
+  if (!ctx.hasAttr("axis")) ctx.invalid("missing attribute axis");
+  return std::make_unique<QLinearConcatOp>(y.dtype, std::move(tables), ctx.attrInt("axis", 0), ctx.where());
+}
+
+}  // namespace bx

@@ -1,0 +1,76 @@
+// com.microsoft QLinearSoftmax, integer only: y_i = Q(e_i / sum_j e_j) with
+// e_i = exp(-(max - x_i) * sx) from a 256-entry Q40 table (numerics.h expNegQ40) and the ratio
+// quantised exactly (quantizeRatio).
+#include <algorithm>
+
+#include "../qparams.h"
+#include "ops_common.h"
+
+namespace bx {
+namespace {
+
+class QuantizedSoftmaxOp : public Op {
+ public:
+  QuantizedSoftmaxOp(QuantParams x, QuantParams y, int64_t axis, bool coerce2d, std::string where)
+      : x_(std::move(x)), y_(std::move(y)), axis_(axis), coerce2d_(coerce2d), where_(std::move(where)) {
+    for (int32_t d = 0; d < 256; ++d) exps_[d] = expNegQ40(realMagnitudeQ40(d, x_.scales[0]));
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    if (x.dtype != x_.dtype) fail(ErrorCode::Input, where_ + ": input is " + dtypeName(x.dtype) + ", expected " + dtypeName(x_.dtype));
+    const int64_t rank = int64_t(x.shape.size());
+    const int64_t axis = normalizeAxis(axis_, rank, "Softmax");
+    // Opset < 13 normalises over all dims from axis on; opset 13 over axis alone.
+    int64_t outer = 1, length = 1, inner = 1;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d < axis) outer *= x.shape[size_t(d)];
+      else if (d == axis || coerce2d_) length *= x.shape[size_t(d)];
+      else inner *= x.shape[size_t(d)];
+    }
+    if (length > (int64_t(1) << 22)) fail(ErrorCode::OverflowBound, where_ + ": softmax over more than 2^22 elements");
+    Tensor y = ctx.allocate(y_.dtype, x.shape);
+    const bool isSigned = x.dtype == DType::Int8;
+    const QRange range = y_.range();
+    const uint8_t* src = x.bytes();
+    uint8_t* dst = y.buffer->data();
+    parallelRange(ctx.pool, outer * inner, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t base = (row / inner) * length * inner + row % inner;
+        int32_t maxValue = -1000;
+        for (int64_t i = 0; i < length; ++i) maxValue = std::max(maxValue, quantizedAt(src, isSigned, base + i * inner));
+        uint64_t sum = 0;  // < 2^22 * 2^40
+        for (int64_t i = 0; i < length; ++i) sum += exps_[maxValue - quantizedAt(src, isSigned, base + i * inner)];
+        for (int64_t i = 0; i < length; ++i) {
+          const uint64_t e = exps_[maxValue - quantizedAt(src, isSigned, base + i * inner)];
+          const int32_t v = quantizeRatio(e, sum, y_.scales[0], y_.zeroPoints[0], range);
+          dst[base + i * inner] = uint8_t(v);  // the low byte is the int8 or uint8 encoding
+        }
+      }
+    });
+    out[0] = std::move(y);
+  }
+
+ private:
+  QuantParams x_, y_;
+  int64_t axis_;
+  bool coerce2d_;
+  std::string where_;
+  uint64_t exps_[256];  // exp(-d * sx) in Q40 for a distance d from the row maximum
+};
+
+}  // namespace
+
+std::unique_ptr<Op> createQLinearSoftmax(BuildContext& ctx) {
+  ctx.requireInputs(4, 5);
+  QuantParams x = readQuantParams(ctx, 1, 2, DType::UInt8, "input");
+  QuantParams y = readQuantParams(ctx, 3, 4, DType::UInt8, "output");
+  for (const QuantParams* q : {&x, &y}) {
+    if (!q->perTensor() || (q->dtype != DType::UInt8 && q->dtype != DType::Int8)) ctx.unsupported("quantisation must be per-tensor uint8/int8");
+  }
+  const int64_t opset = ctx.attrInt("opset", 13);
+  return std::make_unique<QuantizedSoftmaxOp>(std::move(x), std::move(y), ctx.attrInt("axis", opset >= 13 ? -1 : 1), opset < 13,
+                                              ctx.where());
+}
+
+}  // namespace bx
