@@ -26,9 +26,16 @@ function cmakeBuild() {
 }
 
 function gypBuild() {
+  // Build against the headers of the running Node when they are installed beside it, so no
+  // header download is needed (npm passes its own nodedir setting through the environment).
+  const args = ['rebuild'];
+  const localHeaders = path.resolve(process.execPath, '..', '..', 'include', 'node', 'node_api.h');
+  if (!process.env.npm_config_nodedir && fs.existsSync(localHeaders)) {
+    args.push(`--nodedir=${path.resolve(process.execPath, '..', '..')}`);
+  }
   const bundled = process.env.npm_config_node_gyp;
-  if (bundled && fs.existsSync(bundled)) return run(process.execPath, [bundled, 'rebuild']);
-  return run('node-gyp', ['rebuild']);
+  if (bundled && fs.existsSync(bundled)) return run(process.execPath, [bundled, ...args]);
+  return run('node-gyp', args);
 }
 
 function main() {

@@ -92,26 +92,32 @@ void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
   const int64_t depth = g_.channels * kernelArea;
   const int64_t quads = quadCount(depth);
   std::memset(panel, 0, size_t(quads * kPanelWidth * 4));
+  // Input row/column of each column's window origin.
+  int64_t originY[kPanelWidth], originX[kPanelWidth];
   for (int64_t i = 0; i < count; ++i) {
     const int64_t p = p0 + i;
-    const int64_t oy = p / g_.outW, ox = p % g_.outW;
-    int32_t sum = 0;
-    int64_t k = 0;
-    for (int64_t c = 0; c < g_.channels; ++c) {
-      const uint8_t* plane = image_ + c * g_.inH * g_.inW;
-      for (int64_t ky = 0; ky < g_.kernelH; ++ky) {
-        const int64_t iy = oy * g_.strideH - g_.padTop + ky * g_.dilationH;
-        const bool rowInside = iy >= 0 && iy < g_.inH;
-        for (int64_t kx = 0; kx < g_.kernelW; ++kx, ++k) {
-          const int64_t ix = ox * g_.strideW - g_.padLeft + kx * g_.dilationW;
-          const uint8_t a = (rowInside && ix >= 0 && ix < g_.inW) ? uint8_t(plane[iy * g_.inW + ix] ^ xorMask_) : pad_;
-          panel[((k >> 2) * kPanelWidth + i) * 4 + (k & 3)] = a;
-          sum += a;
+    originY[i] = (p / g_.outW) * g_.strideH - g_.padTop;
+    originX[i] = (p % g_.outW) * g_.strideW - g_.padLeft;
+  }
+  int32_t sums[kPanelWidth] = {0};
+  int64_t k = 0;
+  for (int64_t c = 0; c < g_.channels; ++c) {
+    const uint8_t* plane = image_ + c * g_.inH * g_.inW;
+    for (int64_t ky = 0; ky < g_.kernelH; ++ky) {
+      for (int64_t kx = 0; kx < g_.kernelW; ++kx, ++k) {
+        uint8_t* dst = panel + (k >> 2) * kPanelWidth * 4 + (k & 3);
+        const int64_t dy = ky * g_.dilationH, dx = kx * g_.dilationW;
+        for (int64_t i = 0; i < count; ++i) {
+          const int64_t iy = originY[i] + dy, ix = originX[i] + dx;
+          const bool inside = iy >= 0 && iy < g_.inH && ix >= 0 && ix < g_.inW;
+          const uint8_t a = inside ? uint8_t(plane[iy * g_.inW + ix] ^ xorMask_) : pad_;
+          dst[i * 4] = a;
+          sums[i] += a;
         }
       }
     }
-    if (colSums) colSums[i] = sum;
   }
+  if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }
 
 std::vector<int32_t> makeRowConstants(const PackedWeights& w, int32_t activationZeroPoint,
