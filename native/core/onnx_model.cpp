@@ -140,20 +140,28 @@ Tensor readTensor(Reader r, std::string* name) {
     fail(ErrorCode::UnsupportedOp, label + " has element type " + std::to_string(dataType) + ", which bitexact does not support");
   }
   for (int64_t d : dims) if (d < 0) fail(ErrorCode::InvalidModel, label + " has a negative dimension");
+  if (dims.size() > 64) fail(ErrorCode::InvalidModel, label + " has rank " + std::to_string(dims.size()));
+  int64_t elements = 0;
+  try {
+    elements = elementCount(dims);
+  } catch (const Error&) {
+    fail(ErrorCode::InvalidModel, label + " has an impossible shape " + shapeToString(dims));
+  }
+  // Sizes are checked against the bytes actually present before anything is allocated, so a
+  // corrupt shape cannot make us allocate (and zero) terabytes.
+  const size_t count = size_t(elements);
+  const size_t bytes = count * dtypeSize(DType(dataType));
+  const size_t present = hasRaw ? raw.size() : (DType(dataType) == DType::Float32 ? floats.size() : ints.size());
+  if (present != (hasRaw ? bytes : count)) {
+    fail(ErrorCode::InvalidModel, label + " holds " + std::to_string(present) + (hasRaw ? " bytes" : " values") +
+                                      " but shape " + shapeToString(dims) + " needs " + std::to_string(hasRaw ? bytes : count));
+  }
   Tensor t = makeTensor(DType(dataType), dims);
-  const size_t count = size_t(t.size());
-  const size_t bytes = t.byteSize();
   if (hasRaw) {
-    if (raw.size() != bytes) {
-      fail(ErrorCode::InvalidModel, label + " raw_data holds " + std::to_string(raw.size()) + " bytes but shape " +
-                                         shapeToString(dims) + " needs " + std::to_string(bytes));
-    }
     std::memcpy(t.buffer->data(), raw.data(), bytes);
   } else if (t.dtype == DType::Float32) {
-    if (floats.size() != count) fail(ErrorCode::InvalidModel, label + " float_data length does not match its shape");
     std::memcpy(t.buffer->data(), floats.data(), bytes);
   } else {
-    if (ints.size() != count) fail(ErrorCode::InvalidModel, label + " integer data length does not match its shape");
     for (size_t i = 0; i < count; ++i) {
       const int64_t v = ints[i];
       switch (t.dtype) {
