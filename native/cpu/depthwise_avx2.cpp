@@ -12,6 +12,17 @@ void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
   const Conv2dGeometry& g = p.g;
   const T* x = reinterpret_cast<const T*>(p.image);
   const int32_t zx = p.inputZeroPoint;
+  // Per kernel column: the output columns whose input column lies inside the row, and the shift
+  // from output to input column (computed once, not per row).
+  constexpr int64_t kMaxKernelWidth = 64;
+  int64_t oxBegin[kMaxKernelWidth], oxEnd[kMaxKernelWidth], shift[kMaxKernelWidth];
+  const int64_t kernelW = g.kernelW < kMaxKernelWidth ? g.kernelW : kMaxKernelWidth;
+  for (int64_t kx = 0; kx < kernelW; ++kx) {
+    shift[kx] = kx * g.dilationW - g.padLeft;
+    oxBegin[kx] = shift[kx] >= 0 ? 0 : (-shift[kx] + g.strideW - 1) / g.strideW;
+    oxEnd[kx] = g.inW - 1 - shift[kx] < 0 ? 0 : (g.inW - 1 - shift[kx]) / g.strideW + 1;
+    if (oxEnd[kx] > g.outW) oxEnd[kx] = g.outW;
+  }
   for (int64_t oy = 0; oy < g.outH; ++oy) {
     int32_t* out = acc + oy * g.outW;
     for (int64_t ox = 0; ox < g.outW; ++ox) out[ox] = p.bias;
@@ -19,18 +30,14 @@ void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
       const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
       if (iy < 0 || iy >= g.inH) continue;
       const T* row = x + iy * g.inW;  // input column of output ox: ox*strideW + shift
-      for (int64_t kx = 0; kx < g.kernelW; ++kx) {
+      for (int64_t kx = 0; kx < kernelW; ++kx) {
         const int32_t w = int32_t(p.weights[ky * g.kernelW + kx]) - p.weightZeroPoint;
         if (w == 0) continue;
-        // Output columns whose input column is inside the row.
-        const int64_t shift = kx * g.dilationW - g.padLeft;
-        const int64_t oxBegin = shift >= 0 ? 0 : (-shift + g.strideW - 1) / g.strideW;
-        int64_t oxEnd = g.inW - 1 - shift < 0 ? 0 : (g.inW - 1 - shift) / g.strideW + 1;
-        if (oxEnd > g.outW) oxEnd = g.outW;
+        const int64_t s = shift[kx];
         if (g.strideW == 1) {
-          for (int64_t ox = oxBegin; ox < oxEnd; ++ox) out[ox] += w * (int32_t(row[ox + shift]) - zx);
+          for (int64_t ox = oxBegin[kx]; ox < oxEnd[kx]; ++ox) out[ox] += w * (int32_t(row[ox + s]) - zx);
         } else {
-          for (int64_t ox = oxBegin; ox < oxEnd; ++ox) out[ox] += w * (int32_t(row[ox * g.strideW + shift]) - zx);
+          for (int64_t ox = oxBegin[kx]; ox < oxEnd[kx]; ++ox) out[ox] += w * (int32_t(row[ox * g.strideW + s]) - zx);
         }
       }
     }

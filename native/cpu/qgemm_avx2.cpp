@@ -17,6 +17,7 @@ inline __m256i broadcastQuad(const int16_t* w) {
 // per column, the partial sums of quad positions (0,1) and (2,3); they are summed at the end.
 inline void halfPanel(const uint8_t* column, const int16_t* w, int64_t quads, int32_t* out) {
   __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
+#pragma GCC unroll 4
   for (int64_t q = 0; q < quads; ++q) {
     const uint8_t* bytes = column + q * 64;
     const __m256i a0 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes)));       // columns 0-3

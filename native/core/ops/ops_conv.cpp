@@ -130,24 +130,28 @@ class ConvOp : public Op {
       return yData + size_t((n * groups + group) * rowsPerGroup * outPlane) * outElement;
     };
 
-    const bool depthwise = g.channels == 1 && rowsPerGroup == 1;
+    // The depthwise kernel handles kernels up to 64 wide; wider ones take the GEMM path.
+    const bool depthwise = g.channels == 1 && rowsPerGroup == 1 && g.kernelW <= 64;
     if (depthwise && ctx.isa != cpu::Isa::Scalar) {
       // Every CPU with a vector ISA here has AVX2.
-      ctx.pool.parallelFor(batch * groups, [&](int64_t chunk) {
-        const int64_t n = chunk / groups, group = chunk % groups;
-        const cpu::PackedWeights& w = layer_->weights(group);
-        cpu::DepthwisePlane plane;
-        plane.image = imageOf(n, group);
-        plane.signedInput = layer_->inputSigned();
-        plane.inputZeroPoint = layer_->inputZeroPoint();
-        plane.weights = w.plain.data();
-        plane.weightZeroPoint = w.zeroPoints[0];
-        plane.bias = layer_->bias(group, 0);
-        plane.g = g;
+      // Planes are small (down to 7x7): hand each task a range of them, not one.
+      parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, 4096 / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
         thread_local std::vector<int32_t> acc;
         if (acc.size() < size_t(outPlane)) acc.resize(size_t(outPlane));
-        cpu::depthwiseAccumulateAvx2(plane, acc.data());
-        cpu::rowEpilogueAvx2(layer_->epilogue(group, outputOf(n, group), outPlane, 1), 0, 0, outPlane, acc.data(), 0, 0, nullptr);
+        for (int64_t chunk = begin; chunk < end; ++chunk) {
+          const int64_t n = chunk / groups, group = chunk % groups;
+          const cpu::PackedWeights& w = layer_->weights(group);
+          cpu::DepthwisePlane plane;
+          plane.image = imageOf(n, group);
+          plane.signedInput = layer_->inputSigned();
+          plane.inputZeroPoint = layer_->inputZeroPoint();
+          plane.weights = w.plain.data();
+          plane.weightZeroPoint = w.zeroPoints[0];
+          plane.bias = layer_->bias(group, 0);
+          plane.g = g;
+          cpu::depthwiseAccumulateAvx2(plane, acc.data());
+          cpu::rowEpilogueAvx2(layer_->epilogue(group, outputOf(n, group), outPlane, 1), 0, 0, outPlane, acc.data(), 0, 0, nullptr);
+        }
       });
     } else if (ctx.isa == cpu::Isa::Scalar) {
       // The scalar reference: one output plane per chunk, straight from the definition.
