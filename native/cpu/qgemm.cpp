@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <emmintrin.h>
 
 #include "../core/errors.h"
 
@@ -87,35 +88,77 @@ void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
   if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }
 
+namespace {
+
+// Interleaves four 16-byte rows (k, k+1, k+2, k+3 for 16 columns) into one panel quad: column i's
+// four bytes end up adjacent. SSE2 only, so it is part of the baseline build.
+inline void interleaveQuad(const uint8_t* rows, uint8_t* dst) {
+  const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows));
+  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 16));
+  const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 32));
+  const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 48));
+  const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
+  const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(lo01, lo23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(lo01, lo23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 32), _mm_unpacklo_epi16(hi01, hi23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 48), _mm_unpackhi_epi16(hi01, hi23));
+}
+
+}  // namespace
+
 void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
-  const int64_t kernelArea = g_.kernelH * g_.kernelW;
-  const int64_t depth = g_.channels * kernelArea;
-  const int64_t quads = quadCount(depth);
-  std::memset(panel, 0, size_t(quads * kPanelWidth * 4));
-  // Input row/column of each column's window origin.
-  int64_t originY[kPanelWidth], originX[kPanelWidth];
-  for (int64_t i = 0; i < count; ++i) {
+  // The panel's columns split into runs that share an output row; within a run the input
+  // columns advance by strideW. Each k's 16 bytes are gathered into a row buffer, four rows are
+  // interleaved into a quad.
+  struct Run { int64_t first, length, originY, originX; };
+  Run runs[kPanelWidth];
+  int64_t runCount = 0;
+  for (int64_t i = 0; i < count;) {
     const int64_t p = p0 + i;
-    originY[i] = (p / g_.outW) * g_.strideH - g_.padTop;
-    originX[i] = (p % g_.outW) * g_.strideW - g_.padLeft;
+    const int64_t oy = p / g_.outW, ox = p % g_.outW;
+    const int64_t length = std::min(count - i, g_.outW - ox);
+    runs[runCount++] = Run{i, length, oy * g_.strideH - g_.padTop, ox * g_.strideW - g_.padLeft};
+    i += length;
   }
+  alignas(16) uint8_t rows[4][kPanelWidth];
+  std::memset(rows, 0, sizeof(rows));
   int32_t sums[kPanelWidth] = {0};
+  const int64_t depth = g_.channels * g_.kernelH * g_.kernelW;
   int64_t k = 0;
   for (int64_t c = 0; c < g_.channels; ++c) {
     const uint8_t* plane = image_ + c * g_.inH * g_.inW;
     for (int64_t ky = 0; ky < g_.kernelH; ++ky) {
       for (int64_t kx = 0; kx < g_.kernelW; ++kx, ++k) {
-        uint8_t* dst = panel + (k >> 2) * kPanelWidth * 4 + (k & 3);
-        const int64_t dy = ky * g_.dilationH, dx = kx * g_.dilationW;
-        for (int64_t i = 0; i < count; ++i) {
-          const int64_t iy = originY[i] + dy, ix = originX[i] + dx;
-          const bool inside = iy >= 0 && iy < g_.inH && ix >= 0 && ix < g_.inW;
-          const uint8_t a = inside ? uint8_t(plane[iy * g_.inW + ix] ^ xorMask_) : pad_;
-          dst[i * 4] = a;
-          sums[i] += a;
+        uint8_t* row = rows[k & 3];
+        for (int64_t r = 0; r < runCount; ++r) {
+          const Run& run = runs[r];
+          const int64_t iy = run.originY + ky * g_.dilationH;
+          uint8_t* dst = row + run.first;
+          if (iy < 0 || iy >= g_.inH) {
+            std::memset(dst, pad_, size_t(run.length));
+            continue;
+          }
+          const uint8_t* src = plane + iy * g_.inW;
+          const int64_t ix0 = run.originX + kx * g_.dilationW;
+          if (g_.strideW == 1 && ix0 >= 0 && ix0 + run.length <= g_.inW) {
+            for (int64_t j = 0; j < run.length; ++j) dst[j] = uint8_t(src[ix0 + j] ^ xorMask_);
+          } else {
+            for (int64_t j = 0; j < run.length; ++j) {
+              const int64_t ix = ix0 + j * g_.strideW;
+              dst[j] = (ix >= 0 && ix < g_.inW) ? uint8_t(src[ix] ^ xorMask_) : pad_;
+            }
+          }
         }
+        if (colSums) for (int64_t i = 0; i < count; ++i) sums[i] += row[i];
+        if ((k & 3) == 3) interleaveQuad(&rows[0][0], panel + (k >> 2) * kPanelWidth * 4);
       }
     }
+  }
+  if (depth & 3) {
+    // The last, partial quad: rows past the depth are zero (and so are their weights).
+    for (int64_t r = depth & 3; r < 4; ++r) std::memset(rows[r], 0, kPanelWidth);
+    interleaveQuad(&rows[0][0], panel + (depth >> 2) * kPanelWidth * 4);
   }
   if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }
