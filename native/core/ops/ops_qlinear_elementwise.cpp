@@ -33,14 +33,21 @@ void runBinary(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vect
   }
   const BroadcastPlan plan = planBroadcast(a.shape, b.shape, where);
   Tensor y = ctx.allocate(q.y.dtype, plan.output);
-  const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8, sy = y.dtype == DType::Int8;
+  const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8;
   const int32_t za = q.a.zeroPoints[0], zb = q.b.zeroPoints[0], zy = q.y.zeroPoints[0];
   const QRange range = q.y.range();
   uint8_t* dst = y.buffer->data();
+  // int8 and uint8 bytes both map to their integer through a 256-entry table: no branch per element.
+  int32_t centredA[256], centredB[256];
+  for (int32_t byte = 0; byte < 256; ++byte) {
+    centredA[byte] = (sa ? int32_t(int8_t(byte)) : byte) - za;
+    centredB[byte] = (sb ? int32_t(int8_t(byte)) : byte) - zb;
+  }
+  const uint8_t* aBytes = a.bytes();
+  const uint8_t* bBytes = b.bytes();
   const auto element = [&](int64_t i, int64_t ia, int64_t ib) {
-    const int64_t v = combine(quantizedAt(a.bytes(), sa, ia) - za, quantizedAt(b.bytes(), sb, ib) - zb);
-    const int32_t s = saturate(v + zy, range.lo, range.hi);
-    dst[i] = sy ? uint8_t(int8_t(s)) : uint8_t(s);
+    const int64_t v = combine(centredA[aBytes[ia]], centredB[bBytes[ib]]);
+    dst[i] = uint8_t(saturate(v + zy, range.lo, range.hi));  // the low byte encodes int8 and uint8 alike
   };
   const bool sameShapes = a.shape == plan.output && b.shape == plan.output;
   parallelRange(ctx.pool, y.size(), 1 << 13, [&](int64_t begin, int64_t end) {
@@ -55,14 +62,23 @@ void runBinary(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vect
 
 class QLinearAddOp : public Op {
  public:
-  QLinearAddOp(BinaryQuant q, MultiplierPair m, std::string where) : q_(std::move(q)), m_(m), where_(std::move(where)) {}
+  QLinearAddOp(BinaryQuant q, MultiplierPair m, std::string where) : q_(std::move(q)), m_(m), where_(std::move(where)) {
+    // The two products of applyMultiplierPair, tabulated for every centred input value.
+    for (int32_t v = -255; v <= 255; ++v) {
+      scaledA_[v + 255] = int64_t(v) * m_.a;
+      scaledB_[v + 255] = int64_t(v) * m_.b;
+    }
+  }
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    runBinary(ctx, in, out, q_, where_, [this](int32_t a, int32_t b) { return applyMultiplierPair(a, b, m_); });
+    runBinary(ctx, in, out, q_, where_, [this](int32_t a, int32_t b) {
+      return roundShiftRightEven(scaledA_[a + 255] + scaledB_[b + 255], m_.shift);
+    });
   }
 
  private:
   BinaryQuant q_;
   MultiplierPair m_;
+  int64_t scaledA_[511], scaledB_[511];
   std::string where_;
 };
 
