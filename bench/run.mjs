@@ -78,7 +78,7 @@ for (const n of quick ? [512] : [1024]) {
 const models = [
   ['mnist-8-int8 (bundled)', join(root, 'models', 'mnist-8-int8', 'model.onnx'), join(root, 'models', 'mnist-8-int8', 'digit-2.pb')],
 ];
-for (const name of ['mlperftiny-kws-dscnn-int8', 'mlperftiny-ic-resnet8-int8', 'mobilenetv2-12-int8']) {
+for (const name of ['mlperftiny-kws-dscnn-int8', 'mlperftiny-ic-resnet8-int8', 'mobilenetv2-12-int8', 'mobilenetv3-qat-int8-qdq']) {
   const path = join(sharedModels, name, 'model.onnx');
   if (existsSync(path)) models.push([name, path, join(sharedModels, name, 'test_data_set_0', 'input_0.pb')]);
   else console.warn(`bench: ${name} absent (${path}); skipped`);
@@ -93,7 +93,7 @@ for (const [name, path, inputFile] of models) {
   const row = { model: name, batch: x.shape[0], bitexactMs: ours };
   for (const [label, extra] of [['ortMs', {}], ['ortExactMs', { session: { x64quantprecision: '1' } }]]) {
     const s = await ort.InferenceSession.create(readFileSync(path), { intraOpNumThreads: threads, graphOptimizationLevel: 'all', extra });
-    const feed = { [s.inputNames[0]]: new ort.Tensor('float32', x.data, x.shape) };
+    const feed = { [s.inputNames[0]]: new ort.Tensor(x.dtype, x.data, x.shape) };
     row[label] = await time(() => s.run(feed));
     await s.release();
   }
