@@ -25,6 +25,16 @@ struct QuantParams {
 QuantParams readQuantParams(const BuildContext& ctx, size_t scaleIndex, size_t zeroPointIndex, DType defaultType,
                             const char* role);
 
+// A per-tensor (one value) or per-channel list, as one value per channel; the node is named when
+// the length fits neither.
+template <typename T>
+std::vector<T> expandPerChannel(const BuildContext& ctx, const std::vector<T>& values, int64_t channels, const char* role) {
+  if (int64_t(values.size()) == channels) return values;
+  if (values.size() == 1) return std::vector<T>(size_t(channels), values[0]);
+  ctx.invalid(std::string(role) + " has " + std::to_string(values.size()) + " entries for " + std::to_string(channels) +
+              " channels");
+}
+
 // Raw bytes of a u8/s8 tensor element i as the integer it encodes.
 inline int32_t quantizedAt(const uint8_t* data, bool isSigned, int64_t i) {
   return isSigned ? int32_t(int8_t(data[i])) : int32_t(data[i]);

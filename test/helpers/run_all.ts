@@ -17,11 +17,6 @@ export async function runConfig(model: Uint8Array, inputs: Record<string, Tensor
 
 /** Returns the reference result after asserting that all configurations agree with it. */
 export async function expectSameEverywhere(model: Uint8Array, inputs: Record<string, TensorInput>, label = ''): Promise<RunResult> {
-  if (process.env.BITEXACT_DUMP) {
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(process.env.BITEXACT_DUMP + '.onnx', model);
-    writeFileSync(process.env.BITEXACT_DUMP + '.json', JSON.stringify(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape, data: Array.from(v.data as ArrayLike<number>) }]))));
-  }
   const reference = await runConfig(model, inputs, 'scalar', 1);
   for (const isa of ISAS) {
     for (const threads of THREADS) {

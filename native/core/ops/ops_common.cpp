@@ -27,4 +27,26 @@ AxisLayout axisLayout(const Shape& shape, int64_t axis) {
   return l;
 }
 
+WindowDim windowDim(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t padBegin, int64_t padEnd,
+                    const std::string& autoPad, bool ceilMode, const std::string& where) {
+  WindowDim d;
+  const int64_t extent = (kernel - 1) * dilation + 1;
+  if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    d.out = (in + stride - 1) / stride;
+    const int64_t total = std::max<int64_t>(0, (d.out - 1) * stride + extent - in);
+    d.padBegin = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    d.padEnd = total - d.padBegin;
+    return d;
+  }
+  const bool valid = autoPad == "VALID";
+  d.padBegin = valid ? 0 : padBegin;
+  d.padEnd = valid ? 0 : padEnd;
+  const int64_t span = in + d.padBegin + d.padEnd - extent;
+  if (span < 0) fail(ErrorCode::Input, where + ": input of length " + std::to_string(in) + " is smaller than the window");
+  d.out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
+  // With ceil_mode the last window must start inside the input or its leading padding.
+  if (ceilMode && (d.out - 1) * stride >= in + d.padBegin) --d.out;
+  return d;
+}
+
 }  // namespace bx

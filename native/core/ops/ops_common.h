@@ -21,4 +21,15 @@ struct AxisLayout {
 };
 AxisLayout axisLayout(const Shape& shape, int64_t axis);
 
+// One spatial dimension of a sliding window (Conv, MaxPool, AveragePool): output length and the
+// padding actually applied, for auto_pad SAME_UPPER / SAME_LOWER / VALID / NOTSET and ceil_mode as
+// ONNX defines them. Throws ERR_BITEXACT_INPUT when the input is smaller than the window.
+struct WindowDim {
+  int64_t out = 0;
+  int64_t padBegin = 0;
+  int64_t padEnd = 0;
+};
+WindowDim windowDim(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t padBegin, int64_t padEnd,
+                    const std::string& autoPad, bool ceilMode, const std::string& where);
+
 }  // namespace bx

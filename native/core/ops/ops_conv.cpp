@@ -94,17 +94,9 @@ class ConvOp : public Op {
     int64_t padBegin[2];
     const int64_t inDims[2] = {g.inH, g.inW};
     for (int i = 0; i < 2; ++i) {
-      const int64_t extent = (a_.kernel[i] - 1) * a_.dilation[i] + 1;
-      if (a_.autoPad == "SAME_UPPER" || a_.autoPad == "SAME_LOWER") {
-        outDims[i] = (inDims[i] + a_.stride[i] - 1) / a_.stride[i];
-        const int64_t total = std::max<int64_t>(0, (outDims[i] - 1) * a_.stride[i] + extent - inDims[i]);
-        padBegin[i] = a_.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      } else {
-        const int64_t padded = inDims[i] + (a_.autoPad == "VALID" ? 0 : a_.padBegin[i] + a_.padEnd[i]);
-        padBegin[i] = a_.autoPad == "VALID" ? 0 : a_.padBegin[i];
-        if (padded < extent) fail(ErrorCode::Input, where_ + ": input " + shapeToString(x.shape) + " is smaller than the kernel");
-        outDims[i] = (padded - extent) / a_.stride[i] + 1;
-      }
+      const WindowDim d = windowDim(inDims[i], a_.kernel[i], a_.stride[i], a_.dilation[i], a_.padBegin[i], a_.padEnd[i], a_.autoPad, false, where_);
+      outDims[i] = d.out;
+      padBegin[i] = d.padBegin;
     }
     g.outH = outDims[0];
     g.outW = outDims[1];
@@ -238,15 +230,6 @@ std::unique_ptr<Op> buildConv(BuildContext& ctx, const Tensor& w, DType inputTyp
   return std::make_unique<ConvOp>(std::move(layer), attrs, w.shape[1] * attrs.group, ctx.where());
 }
 
-// Per-output-channel weight zero points from a per-tensor or per-channel list.
-std::vector<int32_t> expandPerChannel(const BuildContext& ctx, const std::vector<int32_t>& values, int64_t channels,
-                                      const char* role) {
-  if (int64_t(values.size()) == channels) return values;
-  if (values.size() == 1) return std::vector<int32_t>(size_t(channels), values[0]);
-  ctx.invalid(std::string(role) + " has " + std::to_string(values.size()) + " entries for " + std::to_string(channels) +
-              " output channels");
-}
-
 std::vector<int32_t> readBias(const BuildContext& ctx, size_t index, int64_t channels) {
   if (!ctx.hasInput(index)) return {};
   const Tensor& b = ctx.requireConstant(index, "bias");
@@ -268,9 +251,7 @@ std::unique_ptr<Op> createQLinearConv(BuildContext& ctx) {
   const int64_t channels = w.shape[0];
   std::vector<double> multipliers;
   const std::vector<int32_t> wzp = expandPerChannel(ctx, wq.zeroPoints, channels, "weight zero point");
-  std::vector<float> wScales(wq.scales);
-  if (wScales.size() == 1) wScales.assign(size_t(channels), wScales[0]);
-  if (int64_t(wScales.size()) != channels) ctx.invalid("weight scale length does not match output channels");
+  const std::vector<float> wScales = expandPerChannel(ctx, wq.scales, channels, "weight scale");
   for (int64_t c = 0; c < channels; ++c) {
     // float64 products of float32 values: exact up to the one rounding of the division.
     multipliers.push_back(double(x.scales[0]) * double(wScales[size_t(c)]) / double(y.scales[0]));

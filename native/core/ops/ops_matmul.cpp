@@ -103,18 +103,6 @@ std::vector<uint8_t> weightRows(const BuildContext& ctx, const Tensor& b, bool t
   return rows;
 }
 
-std::vector<int32_t> perColumn(const BuildContext& ctx, const std::vector<int32_t>& v, int64_t n, const char* role) {
-  if (int64_t(v.size()) == n) return v;
-  if (v.size() == 1) return std::vector<int32_t>(size_t(n), v[0]);
-  ctx.invalid(std::string(role) + " has " + std::to_string(v.size()) + " entries for " + std::to_string(n) + " columns");
-}
-
-std::vector<float> perColumnScales(const BuildContext& ctx, const std::vector<float>& v, int64_t n) {
-  if (int64_t(v.size()) == n) return v;
-  if (v.size() == 1) return std::vector<float>(size_t(n), v[0]);
-  ctx.invalid("weight scale has " + std::to_string(v.size()) + " entries for " + std::to_string(n) + " columns");
-}
-
 std::unique_ptr<Op> buildMatMul(BuildContext& ctx, const std::vector<uint8_t>& rows, bool weightsSigned, int64_t groups,
                                 int64_t depth, int64_t n, DType inputType, int32_t inputZeroPoint, std::vector<int32_t> weightZeroPoints,
                                 std::vector<int32_t> bias, bool requantize, std::vector<double> multipliers,
@@ -153,11 +141,11 @@ std::unique_ptr<Op> createQLinearMatMul(BuildContext& ctx) {
   if (!a.perTensor() || !y.perTensor()) ctx.unsupported("per-channel input or output quantisation");
   int64_t depth, n, groups;
   const std::vector<uint8_t> rows = weightRows(ctx, b, false, &depth, &n, &groups);
-  const std::vector<float> scales = perColumnScales(ctx, bq.scales, n);
+  const std::vector<float> scales = expandPerChannel(ctx, bq.scales, n, "B scale");
   std::vector<double> multipliers;
   for (int64_t j = 0; j < n; ++j) multipliers.push_back(double(a.scales[0]) * double(scales[size_t(j)]) / double(y.scales[0]));
   return buildMatMul(ctx, rows, b.dtype == DType::Int8, groups, depth, n, a.dtype, a.zeroPoints[0],
-                     perColumn(ctx, bq.zeroPoints, n, "B zero point"), {}, true, multipliers, y.dtype, y.zeroPoints[0], false);
+                     expandPerChannel(ctx, bq.zeroPoints, n, "B zero point"), {}, true, multipliers, y.dtype, y.zeroPoints[0], false);
 }
 
 std::unique_ptr<Op> createMatMulInteger(BuildContext& ctx) {
@@ -180,7 +168,7 @@ std::unique_ptr<Op> createMatMulInteger(BuildContext& ctx) {
     bzp.clear();
     for (int64_t i = 0; i < z.size(); ++i) bzp.push_back(int32_t(z.intAt(i)));
   }
-  return buildMatMul(ctx, rows, b.dtype == DType::Int8, groups, depth, n, inputType, azp, perColumn(ctx, bzp, n, "B zero point"),
+  return buildMatMul(ctx, rows, b.dtype == DType::Int8, groups, depth, n, inputType, azp, expandPerChannel(ctx, bzp, n, "B zero point"),
                      {}, false, {}, DType::Int32, 0, false);
 }
 
@@ -207,13 +195,13 @@ std::unique_ptr<Op> createQGemm(BuildContext& ctx) {
     else if (c.size() == 1) bias.assign(size_t(n), c.data<int32_t>()[0]);
     else ctx.unsupported("C must broadcast along the output columns (shape [N] or [1, N])");
   }
-  const std::vector<float> scales = perColumnScales(ctx, bq.scales, n);
+  const std::vector<float> scales = expandPerChannel(ctx, bq.scales, n, "B scale");
   std::vector<double> multipliers;
   for (int64_t j = 0; j < n; ++j) {
     multipliers.push_back(double(alpha) * double(a.scales[0]) * double(scales[size_t(j)]) / double(y.scales[0]));
   }
   return buildMatMul(ctx, rows, b.dtype == DType::Int8, 1, depth, n, a.dtype, a.zeroPoints[0],
-                     perColumn(ctx, bq.zeroPoints, n, "B zero point"), std::move(bias), true, multipliers, y.dtype,
+                     expandPerChannel(ctx, bq.zeroPoints, n, "B zero point"), std::move(bias), true, multipliers, y.dtype,
                      y.zeroPoints[0], transA);
 }
 

@@ -158,20 +158,9 @@ class MaxPoolOp : public Op {
     const int64_t inDims[2] = {rank_ == 2 ? x.shape[2] : 1, x.shape.back()};
     int64_t outDims[2], padBegin[2];
     for (int i = 0; i < 2; ++i) {
-      const int64_t extent = (kernel_[i] - 1) * dilation_[i] + 1;
-      if (autoPad_ == "SAME_UPPER" || autoPad_ == "SAME_LOWER") {
-        outDims[i] = (inDims[i] + stride_[i] - 1) / stride_[i];
-        const int64_t total = std::max<int64_t>(0, (outDims[i] - 1) * stride_[i] + extent - inDims[i]);
-        padBegin[i] = autoPad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
-      } else {
-        const bool valid = autoPad_ == "VALID";
-        padBegin[i] = valid ? 0 : padBegin_[i];
-        const int64_t span = inDims[i] + (valid ? 0 : padBegin_[i] + padEnd_[i]) - extent;
-        if (span < 0) fail(ErrorCode::Input, where_ + ": input is smaller than the pooling window");
-        outDims[i] = (ceil_ ? (span + stride_[i] - 1) / stride_[i] : span / stride_[i]) + 1;
-        // With ceil_mode the last window must start inside the input or its left padding.
-        if (ceil_ && (outDims[i] - 1) * stride_[i] >= inDims[i] + padBegin[i]) --outDims[i];
-      }
+      const WindowDim d = windowDim(inDims[i], kernel_[i], stride_[i], dilation_[i], padBegin_[i], padEnd_[i], autoPad_, ceil_, where_);
+      outDims[i] = d.out;
+      padBegin[i] = d.padBegin;
     }
     Shape outShape = {x.shape[0], x.shape[1]};
     if (rank_ == 2) outShape.push_back(outDims[0]);
@@ -222,20 +211,10 @@ class QLinearAveragePoolOp : public Op {
     const int64_t inDims[2] = {rank_ == 2 ? x.shape[2] : 1, x.shape.back()};
     int64_t outDims[2], padBegin[2], padEnd[2];
     for (int i = 0; i < 2; ++i) {
-      if (autoPad_ == "SAME_UPPER" || autoPad_ == "SAME_LOWER") {
-        outDims[i] = (inDims[i] + stride_[i] - 1) / stride_[i];
-        const int64_t total = std::max<int64_t>(0, (outDims[i] - 1) * stride_[i] + kernel_[i] - inDims[i]);
-        padBegin[i] = autoPad_ == "SAME_UPPER" ? total / 2 : total - total / 2;
-        padEnd[i] = total - padBegin[i];
-      } else {
-        const bool valid = autoPad_ == "VALID";
-        padBegin[i] = valid ? 0 : padBegin_[i];
-        padEnd[i] = valid ? 0 : padEnd_[i];
-        const int64_t span = inDims[i] + padBegin[i] + padEnd[i] - kernel_[i];
-        if (span < 0) fail(ErrorCode::Input, where_ + ": input is smaller than the pooling window");
-        outDims[i] = (ceil_ ? (span + stride_[i] - 1) / stride_[i] : span / stride_[i]) + 1;
-        if (ceil_ && (outDims[i] - 1) * stride_[i] >= inDims[i] + padBegin[i]) --outDims[i];
-      }
+      const WindowDim d = windowDim(inDims[i], kernel_[i], stride_[i], 1, padBegin_[i], padEnd_[i], autoPad_, ceil_, where_);
+      outDims[i] = d.out;
+      padBegin[i] = d.padBegin;
+      padEnd[i] = d.padEnd;
     }
     Shape outShape = {x.shape[0], x.shape[1]};
     if (rank_ == 2) outShape.push_back(outDims[0]);
