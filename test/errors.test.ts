@@ -74,6 +74,18 @@ describe('model errors', () => {
     await stillServes();
   });
 
+  it('window attributes no model can mean are refused at load (a stride of 0 must not divide by zero)', async () => {
+    for (const attrs of [{ kernel_shape: [2, 2], strides: [0, 1] }, { kernel_shape: [0, 2] }, { kernel_shape: [2, 2], pads: [-1, 0, 0, 0] }]) {
+      const model = buildModel({
+        inputs: [{ name: 'x', dtype: 'uint8', shape: [1, 1, 4, 4] }],
+        outputs: [{ name: 'y', dtype: 'uint8' }],
+        nodes: [{ op: 'MaxPool', name: 'pool', inputs: ['x'], outputs: ['y'], attrs }],
+      });
+      await expectCode(loadModel(model), 'ERR_BITEXACT_INVALID_MODEL', /pool/);
+    }
+    await stillServes();
+  });
+
   it('forcing an ISA the CPU lacks, or an unknown one, is a clear error', async () => {
     await expectCode(loadModel(quantizeModel(), { isa: 'avx9000' as never }), 'ERR_BITEXACT_INPUT', /isa/);
     const { info } = await import('../src/index.js');

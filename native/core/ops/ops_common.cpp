@@ -27,6 +27,14 @@ AxisLayout axisLayout(const Shape& shape, int64_t axis) {
   return l;
 }
 
+void checkWindowAttributes(const BuildContext& ctx, const std::vector<int64_t>& kernel, const std::vector<int64_t>& strides,
+                           const std::vector<int64_t>& dilations, const std::vector<int64_t>& pads) {
+  for (int64_t v : kernel) if (v < 1) ctx.invalid("kernel_shape entries must be >= 1");
+  for (int64_t v : strides) if (v < 1) ctx.invalid("strides must be >= 1");
+  for (int64_t v : dilations) if (v < 1) ctx.invalid("dilations must be >= 1");
+  for (int64_t v : pads) if (v < 0) ctx.invalid("pads must be >= 0");
+}
+
 WindowDim windowDim(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t padBegin, int64_t padEnd,
                     const std::string& autoPad, bool ceilMode, const std::string& where) {
   WindowDim d;

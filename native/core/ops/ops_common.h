@@ -29,6 +29,11 @@ struct WindowDim {
   int64_t padBegin = 0;
   int64_t padEnd = 0;
 };
+// Refuses (ERR_BITEXACT_INVALID_MODEL) window attributes that no model can mean: a kernel,
+// stride or dilation below 1, or negative pads.
+void checkWindowAttributes(const BuildContext& ctx, const std::vector<int64_t>& kernel, const std::vector<int64_t>& strides,
+                           const std::vector<int64_t>& dilations, const std::vector<int64_t>& pads);
+
 WindowDim windowDim(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t padBegin, int64_t padEnd,
                     const std::string& autoPad, bool ceilMode, const std::string& where);
 

@@ -42,7 +42,10 @@ ConvAttributes readConvAttributes(const BuildContext& ctx, const Shape& weightSh
     }
   };
   // 1-D convolutions run as 2-D ones with a height of 1: attributes fill the last slot.
-  for (int64_t i = 0; i < a.spatialRank; ++i) a.kernel[2 - a.spatialRank + i] = weightShape[size_t(2 + i)];
+  for (int64_t i = 0; i < a.spatialRank; ++i) {
+    if (weightShape[size_t(2 + i)] < 1) ctx.invalid("the weight's kernel dimensions must be >= 1");
+    a.kernel[2 - a.spatialRank + i] = weightShape[size_t(2 + i)];
+  }
   const std::vector<int64_t> kernelShape = ctx.attrInts("kernel_shape");
   if (!kernelShape.empty()) {
     for (int64_t i = 0; i < int64_t(kernelShape.size()) && i < a.spatialRank; ++i) {

@@ -276,6 +276,7 @@ std::unique_ptr<Op> createQLinearAveragePool(BuildContext& ctx) {
   if ((!strides.empty() && int64_t(strides.size()) != rank) || (!pads.empty() && int64_t(pads.size()) != 2 * rank)) {
     ctx.invalid("strides or pads do not match kernel_shape");
   }
+  checkWindowAttributes(ctx, kernel, strides, {}, pads);
   // The window sum is bounded by area * 255: far inside int32 for any real kernel.
   if (kernel[0] * (rank == 2 ? kernel[1] : 1) > (int64_t(1) << 20)) ctx.overflow("pooling window too large");
   return std::make_unique<QLinearAveragePoolOp>(std::move(x), std::move(y), rank, kernel, strides, pads,
@@ -325,6 +326,7 @@ std::unique_ptr<Op> createMaxPool(BuildContext& ctx) {
     ctx.invalid("strides, dilations or pads do not match kernel_shape");
   }
   if (ctx.attrInt("storage_order", 0) != 0) ctx.unsupported("storage_order=1");
+  checkWindowAttributes(ctx, kernel, strides, dilations, pads);
   return std::make_unique<MaxPoolOp>(rank, kernel, strides, dilations, pads, ctx.attrInt("ceil_mode", 0) != 0,
                                      ctx.attrString("auto_pad", "NOTSET"), ctx.where());
 }

@@ -1,6 +1,7 @@
 // Ops that move or select elements without arithmetic; they work on every element type (shape
 // tensors are int64). Shape-only subgraphs built from them are folded at load time when their
 // inputs are constant (see graph.cpp).
+#include <climits>
 #include <cstring>
 #include <numeric>
 
@@ -287,7 +288,7 @@ class SliceOp : public Op {
       const int64_t a = normalizeAxis(axes[i], rank, "Slice");
       const int64_t dim = x.shape[size_t(a)];
       const int64_t s = steps[i];
-      if (s == 0) fail(ErrorCode::Input, where_ + ": step 0");
+      if (s == 0 || s == INT64_MIN) fail(ErrorCode::Input, where_ + ": invalid step " + std::to_string(s));
       // ONNX: negative indices count from the end, then clamp to [0, dim] (step > 0) or
       // [-1, dim - 1] for the end and [0, dim - 1] for the start (step < 0).
       int64_t b = starts[i] < 0 ? starts[i] + dim : starts[i];
