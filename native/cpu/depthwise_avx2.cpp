@@ -2,43 +2,59 @@
 // on CPUs with AVX2 (every vector ISA path here implies it); the scalar ISA uses the reference.
 #include "depthwise.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace bx::cpu {
 namespace {
 
 // Padding positions hold the input zero point, a real 0, so they contribute nothing and are
 // skipped. One output row at a time, all taps, so the row's accumulators stay in L1.
+// The plane is first copied into a zero-padded buffer of centred int16 values (x - zx; padding
+// is a real 0), laid out as `stride` column phases so that every kernel tap reads contiguous
+// memory: phase r holds padded columns r, r + stride, r + 2*stride, ...
 template <typename T>
 void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
   const Conv2dGeometry& g = p.g;
   const T* x = reinterpret_cast<const T*>(p.image);
-  const int32_t zx = p.inputZeroPoint;
-  // Per kernel column: the output columns whose input column lies inside the row, and the shift
-  // from output to input column (computed once, not per row).
-  constexpr int64_t kMaxKernelWidth = 64;
-  int64_t oxBegin[kMaxKernelWidth], oxEnd[kMaxKernelWidth], shift[kMaxKernelWidth];
-  const int64_t kernelW = g.kernelW < kMaxKernelWidth ? g.kernelW : kMaxKernelWidth;
-  for (int64_t kx = 0; kx < kernelW; ++kx) {
-    shift[kx] = kx * g.dilationW - g.padLeft;
-    oxBegin[kx] = shift[kx] >= 0 ? 0 : (-shift[kx] + g.strideW - 1) / g.strideW;
-    oxEnd[kx] = g.inW - 1 - shift[kx] < 0 ? 0 : (g.inW - 1 - shift[kx]) / g.strideW + 1;
-    if (oxEnd[kx] > g.outW) oxEnd[kx] = g.outW;
+  const int64_t sh = g.strideH, sw = g.strideW;
+  const int64_t rows = (g.outH - 1) * sh + (g.kernelH - 1) * g.dilationH + 1;      // padded rows used
+  const int64_t columns = (g.outW - 1) * sw + (g.kernelW - 1) * g.dilationW + 1;   // padded columns used
+  const int64_t phaseWidth = (columns + sw - 1) / sw;
+  thread_local std::vector<int16_t> buffer;
+  const size_t needed = size_t(sw * rows * phaseWidth);
+  if (buffer.size() < needed) buffer.resize(needed);
+  int16_t* padded = buffer.data();
+  for (int64_t phase = 0; phase < sw; ++phase) {
+    for (int64_t r = 0; r < rows; ++r) {
+      int16_t* dst = padded + (phase * rows + r) * phaseWidth;
+      const int64_t iy = r - g.padTop;
+      if (iy < 0 || iy >= g.inH) {
+        for (int64_t j = 0; j < phaseWidth; ++j) dst[j] = 0;
+        continue;
+      }
+      const T* src = x + iy * g.inW;
+      // Padded column c = j*sw + phase reads input column c - padLeft when it is inside.
+      const int64_t firstIx = phase - g.padLeft;
+      int64_t j = 0;
+      for (; j < phaseWidth && firstIx + j * sw < 0; ++j) dst[j] = 0;
+      const int64_t jEnd = std::min<int64_t>(phaseWidth, firstIx >= g.inW ? 0 : (g.inW - 1 - firstIx) / sw + 1);
+      for (; j < jEnd; ++j) dst[j] = int16_t(int32_t(src[firstIx + j * sw]) - p.inputZeroPoint);
+      for (; j < phaseWidth; ++j) dst[j] = 0;
+    }
   }
-  for (int64_t oy = 0; oy < g.outH; ++oy) {
-    int32_t* out = acc + oy * g.outW;
-    for (int64_t ox = 0; ox < g.outW; ++ox) out[ox] = p.bias;
-    for (int64_t ky = 0; ky < g.kernelH; ++ky) {
-      const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
-      if (iy < 0 || iy >= g.inH) continue;
-      const T* row = x + iy * g.inW;  // input column of output ox: ox*strideW + shift
-      for (int64_t kx = 0; kx < kernelW; ++kx) {
-        const int32_t w = int32_t(p.weights[ky * g.kernelW + kx]) - p.weightZeroPoint;
-        if (w == 0) continue;
-        const int64_t s = shift[kx];
-        if (g.strideW == 1) {
-          for (int64_t ox = oxBegin[kx]; ox < oxEnd[kx]; ++ox) out[ox] += w * (int32_t(row[ox + s]) - zx);
-        } else {
-          for (int64_t ox = oxBegin[kx]; ox < oxEnd[kx]; ++ox) out[ox] += w * (int32_t(row[ox * g.strideW + s]) - zx);
-        }
+  const int64_t outPlane = g.outH * g.outW;
+  for (int64_t i = 0; i < outPlane; ++i) acc[i] = p.bias;
+  for (int64_t ky = 0; ky < g.kernelH; ++ky) {
+    for (int64_t kx = 0; kx < g.kernelW; ++kx) {
+      const int32_t w = int32_t(p.weights[ky * g.kernelW + kx]) - p.weightZeroPoint;
+      if (w == 0) continue;
+      const int64_t column = kx * g.dilationW;
+      const int16_t* phase = padded + (column % sw) * rows * phaseWidth + column / sw;
+      for (int64_t oy = 0; oy < g.outH; ++oy) {
+        const int16_t* src = phase + (oy * sh + ky * g.dilationH) * phaseWidth;
+        int32_t* out = acc + oy * g.outW;
+        for (int64_t ox = 0; ox < g.outW; ++ox) out[ox] += w * int32_t(src[ox]);
       }
     }
   }

@@ -125,8 +125,7 @@ class ConvOp : public Op {
       return yData + size_t((n * groups + group) * rowsPerGroup * outPlane) * outElement;
     };
 
-    // The depthwise kernel handles kernels up to 64 wide; wider ones take the GEMM path.
-    const bool depthwise = g.channels == 1 && rowsPerGroup == 1 && g.kernelW <= 64;
+    const bool depthwise = g.channels == 1 && rowsPerGroup == 1;
     if (depthwise && ctx.isa != cpu::Isa::Scalar) {
       // Every CPU with a vector ISA here has AVX2.
       // Planes are small (down to 7x7): hand each task a range of them, not one.
