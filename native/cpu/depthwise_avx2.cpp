@@ -22,8 +22,10 @@ void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
   const int64_t columns = (g.outW - 1) * sw + (g.kernelW - 1) * g.dilationW + 1;   // padded columns used
   const int64_t phaseWidth = (columns + sw - 1) / sw;
   thread_local std::vector<int16_t> buffer;
-  const size_t needed = size_t(sw * rows * phaseWidth);
+  // Slack after the last row: the flattened stride-1 loop below reads up to a kernel width past it.
+  const size_t needed = size_t(sw * rows * phaseWidth + g.kernelW * g.dilationW);
   if (buffer.size() < needed) buffer.resize(needed);
+  std::fill(buffer.begin() + sw * rows * phaseWidth, buffer.begin() + needed, int16_t(0));
   int16_t* padded = buffer.data();
   for (int64_t phase = 0; phase < sw; ++phase) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -44,6 +46,28 @@ void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
     }
   }
   const int64_t outPlane = g.outH * g.outW;
+  if (sw == 1) {
+    // Stride 1: treat the padded plane as one long row. Output (oy, ox) sits at oy*phaseWidth + ox;
+    // the columns past outW are computed from neighbouring rows and dropped, which keeps every tap
+    // one contiguous loop even for planes a few columns wide.
+    thread_local std::vector<int32_t> wide;
+    const int64_t span = g.outH * phaseWidth;
+    if (wide.size() < size_t(span)) wide.resize(size_t(span));
+    int32_t* out = wide.data();
+    for (int64_t i = 0; i < span; ++i) out[i] = p.bias;
+    for (int64_t ky = 0; ky < g.kernelH; ++ky) {
+      for (int64_t kx = 0; kx < g.kernelW; ++kx) {
+        const int32_t w = int32_t(p.weights[ky * g.kernelW + kx]) - p.weightZeroPoint;
+        if (w == 0) continue;
+        const int16_t* src = padded + ky * g.dilationH * phaseWidth + kx * g.dilationW;
+        for (int64_t i = 0; i < span; ++i) out[i] += w * int32_t(src[i]);
+      }
+    }
+    for (int64_t oy = 0; oy < g.outH; ++oy) {
+      for (int64_t ox = 0; ox < g.outW; ++ox) acc[oy * g.outW + ox] = out[oy * phaseWidth + ox];
+    }
+    return;
+  }
   for (int64_t i = 0; i < outPlane; ++i) acc[i] = p.bias;
   for (int64_t ky = 0; ky < g.kernelH; ++ky) {
     for (int64_t kx = 0; kx < g.kernelW; ++kx) {
