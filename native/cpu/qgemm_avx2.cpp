@@ -2,6 +2,8 @@
 // widened to int16 first and multiplied with vpmaddwd, which is exact for these ranges.
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "qgemm.h"
 
 namespace bx::cpu {
@@ -59,11 +61,15 @@ namespace {
 // RHE(p, s) for four int64 lanes with |p| < 2^62, then clamped to [lo, hi] (as int64): the rule
 // of numerics.h. AVX2 has no 64-bit arithmetic shift, so p is offset by 2^62 (a multiple of 2^s)
 // to make it non-negative, shifted logically, and the offset removed.
-inline __m256i roundShiftClamp(__m256i p, __m256i bias, __m128i shift, __m256i offsetOut, __m256i mask, __m256i lo, __m256i hi) {
+inline __m256i roundShift(__m256i p, __m256i bias, __m128i shift, __m256i offsetOut, __m256i mask) {
   const __m256i t = _mm256_add_epi64(p, bias);                      // p + 2^(s-1) + 2^62
-  __m256i q = _mm256_sub_epi64(_mm256_srl_epi64(t, shift), offsetOut);  // floor((p + half) / 2^s)
+  const __m256i q = _mm256_sub_epi64(_mm256_srl_epi64(t, shift), offsetOut);  // floor((p + half) / 2^s)
   const __m256i tie = _mm256_cmpeq_epi64(_mm256_and_si256(t, mask), _mm256_setzero_si256());
-  q = _mm256_sub_epi64(q, _mm256_and_si256(tie, _mm256_and_si256(q, _mm256_set1_epi64x(1))));  // ties to even
+  return _mm256_sub_epi64(q, _mm256_and_si256(tie, _mm256_and_si256(q, _mm256_set1_epi64x(1))));  // ties to even
+}
+
+inline __m256i roundShiftClamp(__m256i p, __m256i bias, __m128i shift, __m256i offsetOut, __m256i mask, __m256i lo, __m256i hi) {
+  __m256i q = roundShift(p, bias, shift, offsetOut, mask);
   q = _mm256_blendv_epi8(q, lo, _mm256_cmpgt_epi64(lo, q));
   return _mm256_blendv_epi8(q, hi, _mm256_cmpgt_epi64(q, hi));
 }
@@ -94,11 +100,22 @@ void rowEpilogueAvx2(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t cou
     const __m256i lo = _mm256_set1_epi64x(int64_t(e.range.lo) - e.outputZeroPoint);
     const __m256i hi = _mm256_set1_epi64x(int64_t(e.range.hi) - e.outputZeroPoint);
     const __m256i zp = _mm256_set1_epi32(e.outputZeroPoint);
+    // M < 1 (shift >= 31, the usual case): |q| <= |acc| fits in int32, so the clamp can happen after
+    // narrowing, with two 32-bit min/max instead of 64-bit compares.
+    const bool narrowFirst = m.shift >= 31;
+    const __m256i lo32 = _mm256_set1_epi32(e.range.lo - e.outputZeroPoint);
+    const __m256i hi32 = _mm256_set1_epi32(e.range.hi - e.outputZeroPoint);
+    const __m256i wideLo = narrowFirst ? _mm256_set1_epi64x(INT32_MIN) : lo;
+    const __m256i wideHi = narrowFirst ? _mm256_set1_epi64x(INT32_MAX) : hi;
     for (; i + 8 <= count; i += 8) {
       const __m256i v = corrected(i);
-      const __m256i even = roundShiftClamp(_mm256_mul_epi32(v, mv), bias, shift, offsetOut, mask, lo, hi);
-      const __m256i odd = roundShiftClamp(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv), bias, shift, offsetOut, mask, lo, hi);
-      const __m256i y = _mm256_add_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xaa), zp);
+      const __m256i even = narrowFirst ? roundShift(_mm256_mul_epi32(v, mv), bias, shift, offsetOut, mask)
+                                       : roundShiftClamp(_mm256_mul_epi32(v, mv), bias, shift, offsetOut, mask, wideLo, wideHi);
+      const __m256i odd = narrowFirst ? roundShift(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv), bias, shift, offsetOut, mask)
+                                      : roundShiftClamp(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv), bias, shift, offsetOut, mask, wideLo, wideHi);
+      __m256i q = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xaa);
+      q = _mm256_min_epi32(_mm256_max_epi32(q, lo32), hi32);
+      const __m256i y = _mm256_add_epi32(q, zp);
       // y is inside the output range already, so the saturating packs only narrow.
       const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
       const __m128i bytes = e.signedOutput ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
