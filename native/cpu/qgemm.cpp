@@ -59,35 +59,6 @@ PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, i
   return p;
 }
 
-void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
-  const int64_t quads = quadCount(depth_);
-  std::memset(panel, 0, size_t(quads * kPanelWidth * 4));
-  int32_t sums[kPanelWidth] = {0};
-  if (strideP_ < strideK_) {
-    // Columns adjacent in memory (NCHW pointwise convolution): walk each row of K once.
-    for (int64_t k = 0; k < depth_; ++k) {
-      const uint8_t* src = base_ + k * strideK_ + p0 * strideP_;
-      uint8_t* dst = panel + (k >> 2) * kPanelWidth * 4 + (k & 3);
-      for (int64_t i = 0; i < count; ++i) {
-        const uint8_t a = uint8_t(src[i * strideP_] ^ xorMask_);
-        dst[i * 4] = a;
-        sums[i] += a;
-      }
-    }
-  } else {
-    // Rows adjacent in memory (MatMul activations [M, K]): walk each column's K once.
-    for (int64_t i = 0; i < count; ++i) {
-      const uint8_t* column = base_ + (p0 + i) * strideP_;
-      for (int64_t k = 0; k < depth_; ++k) {
-        const uint8_t a = uint8_t(column[k * strideK_] ^ xorMask_);
-        panel[((k >> 2) * kPanelWidth + i) * 4 + (k & 3)] = a;
-        sums[i] += a;
-      }
-    }
-  }
-  if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
-}
-
 namespace {
 
 // Interleaves four 16-byte rows (k, k+1, k+2, k+3 for 16 columns) into one panel quad: column i's
@@ -106,6 +77,39 @@ inline void interleaveQuad(const uint8_t* rows, uint8_t* dst) {
 }
 
 }  // namespace
+
+void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
+  int32_t sums[kPanelWidth] = {0};
+  if (strideP_ < strideK_) {
+    // Columns adjacent in memory (NCHW pointwise convolution): copy each row of K, interleave
+    // four rows into a quad.
+    alignas(16) uint8_t rows[4][kPanelWidth];
+    std::memset(rows, 0, sizeof(rows));
+    for (int64_t k = 0; k < depth_; ++k) {
+      const uint8_t* src = base_ + k * strideK_ + p0 * strideP_;
+      uint8_t* row = rows[k & 3];
+      for (int64_t i = 0; i < count; ++i) row[i] = uint8_t(src[i * strideP_] ^ xorMask_);
+      if (colSums) for (int64_t i = 0; i < count; ++i) sums[i] += row[i];
+      if ((k & 3) == 3) interleaveQuad(&rows[0][0], panel + (k >> 2) * kPanelWidth * 4);
+    }
+    if (depth_ & 3) {
+      for (int64_t r = depth_ & 3; r < 4; ++r) std::memset(rows[r], 0, kPanelWidth);
+      interleaveQuad(&rows[0][0], panel + (depth_ >> 2) * kPanelWidth * 4);
+    }
+  } else {
+    // Rows adjacent in memory (MatMul activations [M, K]): walk each column's K once.
+    std::memset(panel, 0, size_t(quadCount(depth_) * kPanelWidth * 4));
+    for (int64_t i = 0; i < count; ++i) {
+      const uint8_t* column = base_ + (p0 + i) * strideP_;
+      for (int64_t k = 0; k < depth_; ++k) {
+        const uint8_t a = uint8_t(column[k * strideK_] ^ xorMask_);
+        panel[((k >> 2) * kPanelWidth + i) * 4 + (k & 3)] = a;
+        sums[i] += a;
+      }
+    }
+  }
+  if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
+}
 
 void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
   // The panel's columns split into runs that share an output row; within a run the input
