@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "../../cpu/quantize_avx2.h"
 #include "../qparams.h"
 #include "ops_common.h"
 
@@ -36,6 +37,15 @@ class QuantizeLinearOp : public Op {
       }
     }
     uint8_t* dst = y.buffer->data();
+    const bool bytes = q_.dtype == DType::UInt8 || q_.dtype == DType::Int8;
+    if (bytes && q_.perTensor() && !ctx.allowNonFinite && ctx.isa != cpu::Isa::Scalar) {
+      // Every vector ISA here implies AVX2; the inputs were checked finite above.
+      parallelRange(ctx.pool, n, 1 << 14, [&](int64_t begin, int64_t end) {
+        cpu::quantizeBytesAvx2(src + begin, dst + begin, end - begin, q_.scales[0], q_.zeroPoints[0], q_.range());
+      });
+      out[0] = std::move(y);
+      return;
+    }
     parallelRange(ctx.pool, n, 1 << 14, [&](int64_t begin, int64_t end) {
       switch (q_.dtype) {
         case DType::UInt8: quantizeRange(src, reinterpret_cast<uint8_t*>(dst), begin, end, layout); break;
