@@ -70,17 +70,55 @@ class QLinearAddOp : public Op {
     }
   }
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    runBinary(ctx, in, out, q_, where_, [this](int32_t a, int32_t b) {
-      return roundShiftRightEven(scaledA_[a + 255] + scaledB_[b + 255], m_.shift);
+    const Tensor& a = *in[0];
+    const Tensor& b = *in[3];
+    if (a.shape == b.shape && a.dtype == q_.a.dtype && b.dtype == q_.b.dtype) {
+      runSameShape(ctx, a, b, out);
+      return;
+    }
+    runBinary(ctx, in, out, q_, where_, [this](int32_t x, int32_t y) {
+      return roundShiftRightEven(scaledA_[x + 255] + scaledB_[y + 255], m_.shift);
     });
   }
 
  private:
+  void runSameShape(ExecContext& ctx, const Tensor& a, const Tensor& b, std::vector<Tensor>& out) const;
+
   BinaryQuant q_;
   MultiplierPair m_;
   int64_t scaledA_[511], scaledB_[511];
   std::string where_;
 };
+
+// The common residual-add case without broadcasting: per-byte tables of the two scaled terms and
+// a loop over locals only (stores through a byte pointer would otherwise force reloads).
+void QLinearAddOp::runSameShape(ExecContext& ctx, const Tensor& a, const Tensor& b, std::vector<Tensor>& out) const {
+  Tensor y = ctx.allocate(q_.y.dtype, a.shape);
+  int64_t termA[256], termB[256];
+  const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8;
+  for (int32_t byte = 0; byte < 256; ++byte) {
+    termA[byte] = scaledA_[(sa ? int32_t(int8_t(byte)) : byte) - q_.a.zeroPoints[0] + 255];
+    termB[byte] = scaledB_[(sb ? int32_t(int8_t(byte)) : byte) - q_.b.zeroPoints[0] + 255];
+  }
+  const int shift = m_.shift;
+  const int32_t zy = q_.y.zeroPoints[0];
+  const QRange range = q_.y.range();
+  const uint8_t* pa = a.bytes();
+  const uint8_t* pb = b.bytes();
+  uint8_t* py = y.buffer->data();
+  parallelRange(ctx.pool, a.size(), 1 << 14, [&](int64_t begin, int64_t end) {
+    const int64_t* ta = termA;
+    const int64_t* tb = termB;
+    const uint8_t* __restrict xa = pa;
+    const uint8_t* __restrict xb = pb;
+    uint8_t* __restrict dst = py;
+    const int32_t lo = range.lo, hi = range.hi, zero = zy;
+    for (int64_t i = begin; i < end; ++i) {
+      dst[i] = uint8_t(saturate(roundShiftRightEven(ta[xa[i]] + tb[xb[i]], shift) + zero, lo, hi));
+    }
+  });
+  out[0] = std::move(y);
+}
 
 class QLinearMulOp : public Op {
  public:
