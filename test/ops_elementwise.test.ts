@@ -99,6 +99,21 @@ describe('QLinearAdd / QLinearMul', () => {
     });
   }
 
+  it('QLinearAdd int8, same shapes, zero points at the ends of the range', async () => {
+    const random = rng(78);
+    const params = [f(0.02), -128, f(0.07), 127, f(0.05), -128];
+    const a = randomInts(random, 999, -128, 127), b = randomInts(random, 999, -128, 127);
+    const r = await expectSameEverywhere(binaryModel('QLinearAdd', [999], [999], 'int8', params), {
+      a: { dtype: 'int8', shape: [999], data: Int8Array.from(a) },
+      b: { dtype: 'int8', shape: [999], data: Int8Array.from(b) },
+    }, 'QLinearAdd int8');
+    const ma = params[0] / params[4], mb = params[2] / params[4];
+    const shift = deriveMultiplier(Math.max(ma, mb)).shift;
+    const mA = BigInt(Math.round(ma * 2 ** shift)), mB = BigInt(Math.round(mb * 2 ** shift));
+    const expected = a.map((v, i) => Math.min(127, Math.max(-128, Number(roundShiftRightEven(BigInt(v + 128) * mA + BigInt(b[i] - 127) * mB, shift)) - 128)));
+    expect(Array.from(r.outputs.y.data as Int8Array)).toEqual(expected);
+  });
+
   it('QLinearMul int8 matches requantize((a-za)(b-zb))', async () => {
     const random = rng(77);
     const params = [f(0.02), -5, f(0.03), 7, f(0.01), -1];
