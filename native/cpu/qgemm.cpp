@@ -63,11 +63,11 @@ namespace {
 
 // Interleaves four 16-byte rows (k, k+1, k+2, k+3 for 16 columns) into one panel quad: column i's
 // four bytes end up adjacent. SSE2 only, so it is part of the baseline build.
-inline void interleaveQuad(const uint8_t* rows, uint8_t* dst) {
+inline void interleaveQuad(const uint8_t* rows, int64_t rowStride, uint8_t* dst) {
   const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows));
-  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 16));
-  const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 32));
-  const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 48));
+  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + rowStride));
+  const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 2 * rowStride));
+  const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 3 * rowStride));
   const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
   const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(lo01, lo23));
@@ -90,11 +90,11 @@ void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
       uint8_t* row = rows[k & 3];
       for (int64_t i = 0; i < count; ++i) row[i] = uint8_t(src[i * strideP_] ^ xorMask_);
       if (colSums) for (int64_t i = 0; i < count; ++i) sums[i] += row[i];
-      if ((k & 3) == 3) interleaveQuad(&rows[0][0], panel + (k >> 2) * kPanelWidth * 4);
+      if ((k & 3) == 3) interleaveQuad(&rows[0][0], kPanelWidth, panel + (k >> 2) * kPanelWidth * 4);
     }
     if (depth_ & 3) {
       for (int64_t r = depth_ & 3; r < 4; ++r) std::memset(rows[r], 0, kPanelWidth);
-      interleaveQuad(&rows[0][0], panel + (depth_ >> 2) * kPanelWidth * 4);
+      interleaveQuad(&rows[0][0], kPanelWidth, panel + (depth_ >> 2) * kPanelWidth * 4);
     }
   } else {
     // Rows adjacent in memory (MatMul activations [M, K]): walk each column's K once.
@@ -111,58 +111,78 @@ void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
   if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }
 
+Im2colSource::Im2colSource(const uint8_t* image, bool signedInput, const Conv2dGeometry& g, uint8_t padValue) : g_(g) {
+  const uint8_t mask = signedInput ? 0x80 : 0;
+  // Rows and columns any window reaches, with the input placed at (padTop, padLeft).
+  const int64_t rows = std::max(g.padTop + g.inH, (g.outH - 1) * g.strideH + (g.kernelH - 1) * g.dilationH + 1);
+  const int64_t columns = std::max(g.padLeft + g.inW, (g.outW - 1) * g.strideW + (g.kernelW - 1) * g.dilationW + 1);
+  padded_.assign(size_t(g.channels * rows * columns + 64), uint8_t(padValue ^ mask));
+  for (int64_t c = 0; c < g.channels; ++c) {
+    for (int64_t y = 0; y < g.inH; ++y) {
+      const uint8_t* src = image + (c * g.inH + y) * g.inW;
+      uint8_t* dst = padded_.data() + (c * rows + g.padTop + y) * columns + g.padLeft;
+      for (int64_t x = 0; x < g.inW; ++x) dst[x] = uint8_t(src[x] ^ mask);
+    }
+  }
+  g_.inH = rows;
+  g_.inW = columns;
+  g_.padTop = 0;
+  g_.padLeft = 0;
+}
+
 void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
   // The panel's columns split into runs that share an output row; within a run the input
   // columns advance by strideW. Each k's 16 bytes are gathered into a row buffer, four rows are
-  // interleaved into a quad.
-  struct Run { int64_t first, length, originY, originX; };
+  // interleaved into a quad. The padded image makes every read in bounds.
+  struct Run { int64_t first, length, offset; };
   Run runs[kPanelWidth];
   int64_t runCount = 0;
   for (int64_t i = 0; i < count;) {
     const int64_t p = p0 + i;
     const int64_t oy = p / g_.outW, ox = p % g_.outW;
     const int64_t length = std::min(count - i, g_.outW - ox);
-    runs[runCount++] = Run{i, length, oy * g_.strideH - g_.padTop, ox * g_.strideW - g_.padLeft};
+    runs[runCount++] = Run{i, length, oy * g_.strideH * g_.inW + ox * g_.strideW};
     i += length;
   }
-  alignas(16) uint8_t rows[4][kPanelWidth];
+  // A run's 16-byte store may spill past its columns into the next run's (written after it) or
+  // into the second half of the 32-byte row.
+  alignas(16) uint8_t rows[4][2 * kPanelWidth];
   std::memset(rows, 0, sizeof(rows));
   int32_t sums[kPanelWidth] = {0};
   const int64_t depth = g_.channels * g_.kernelH * g_.kernelW;
+  const int64_t strideW = g_.strideW;
+  const int64_t plane = g_.inH * g_.inW;
+  const __m128i lowBytes = _mm_set1_epi16(0x00ff);
   int64_t k = 0;
   for (int64_t c = 0; c < g_.channels; ++c) {
-    const uint8_t* plane = image_ + c * g_.inH * g_.inW;
+    const uint8_t* image = padded_.data() + c * plane;
     for (int64_t ky = 0; ky < g_.kernelH; ++ky) {
       for (int64_t kx = 0; kx < g_.kernelW; ++kx, ++k) {
         uint8_t* row = rows[k & 3];
+        const uint8_t* tap = image + ky * g_.dilationH * g_.inW + kx * g_.dilationW;
         for (int64_t r = 0; r < runCount; ++r) {
-          const Run& run = runs[r];
-          const int64_t iy = run.originY + ky * g_.dilationH;
-          uint8_t* dst = row + run.first;
-          if (iy < 0 || iy >= g_.inH) {
-            std::memset(dst, pad_, size_t(run.length));
-            continue;
-          }
-          const uint8_t* src = plane + iy * g_.inW;
-          const int64_t ix0 = run.originX + kx * g_.dilationW;
-          if (g_.strideW == 1 && ix0 >= 0 && ix0 + run.length <= g_.inW) {
-            for (int64_t j = 0; j < run.length; ++j) dst[j] = uint8_t(src[ix0 + j] ^ xorMask_);
+          const uint8_t* src = tap + runs[r].offset;
+          uint8_t* dst = row + runs[r].first;
+          if (strideW == 1) {
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
+          } else if (strideW == 2) {
+            // Every other byte of 32: keep the low byte of each 16-bit pair.
+            const __m128i a = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)), lowBytes);
+            const __m128i b = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16)), lowBytes);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_packus_epi16(a, b));
           } else {
-            for (int64_t j = 0; j < run.length; ++j) {
-              const int64_t ix = ix0 + j * g_.strideW;
-              dst[j] = (ix >= 0 && ix < g_.inW) ? uint8_t(src[ix] ^ xorMask_) : pad_;
-            }
+            for (int64_t j = 0; j < runs[r].length; ++j) dst[j] = src[j * strideW];
           }
         }
         if (colSums) for (int64_t i = 0; i < count; ++i) sums[i] += row[i];
-        if ((k & 3) == 3) interleaveQuad(&rows[0][0], panel + (k >> 2) * kPanelWidth * 4);
+        if ((k & 3) == 3) interleaveQuad(&rows[0][0], 2 * kPanelWidth, panel + (k >> 2) * kPanelWidth * 4);
       }
     }
   }
   if (depth & 3) {
     // The last, partial quad: rows past the depth are zero (and so are their weights).
-    for (int64_t r = depth & 3; r < 4; ++r) std::memset(rows[r], 0, kPanelWidth);
-    interleaveQuad(&rows[0][0], panel + (depth >> 2) * kPanelWidth * 4);
+    for (int64_t r = depth & 3; r < 4; ++r) std::memset(rows[r], 0, 2 * kPanelWidth);
+    interleaveQuad(&rows[0][0], 2 * kPanelWidth, panel + (depth >> 2) * kPanelWidth * 4);
   }
   if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }

@@ -74,16 +74,15 @@ struct Conv2dGeometry {
 
 class Im2colSource : public ActivationSource {
  public:
-  // image points at this group's first channel; padValue is the input zero point (raw byte).
-  Im2colSource(const uint8_t* image, bool signedInput, const Conv2dGeometry& g, uint8_t padValue)
-      : image_(image), xorMask_(signedInput ? 0x80 : 0), g_(g), pad_(uint8_t(padValue ^ xorMask_)) {}
+  // image points at this group's first channel; padValue is the input zero point (raw byte). The
+  // constructor copies the image into a buffer already padded (and offset to u8) so that packing
+  // never checks bounds and reads whole 16-byte rows.
+  Im2colSource(const uint8_t* image, bool signedInput, const Conv2dGeometry& g, uint8_t padValue);
   void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const override;
 
  private:
-  const uint8_t* image_;
-  uint8_t xorMask_;
-  Conv2dGeometry g_;
-  uint8_t pad_;
+  std::vector<uint8_t> padded_;  // channels x rows x columns, plus slack for 32-byte reads
+  Conv2dGeometry g_;             // the geometry over padded_: no padding left
 };
 
 // What happens to each exact int32 accumulator.
