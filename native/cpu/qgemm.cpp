@@ -248,20 +248,22 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
       src.packPanel(p0, std::min(kPanelWidth, columns - p0), packed + size_t(j) * panelBytes,
                     w.anyZeroPoint ? colSums + j * kPanelWidth : nullptr);
     }
-    alignas(64) int32_t acc[kRowsPerBlockAvx512 * kPanelWidth];
+    // Accumulators of one row block across all the chunk's panels, so the epilogue runs once per
+    // row over up to kMaxPanelsPerChunk * 16 contiguous columns (its setup is per call).
+    constexpr int64_t kBlockColumns = kMaxPanelsPerChunk * kPanelWidth;
+    alignas(64) int32_t acc[kRowsPerBlockAvx512 * kBlockColumns];
+    const int64_t chunkColumn0 = firstPanel * kPanelWidth;
+    const int64_t chunkColumns = std::min(panelCount * kPanelWidth, columns - chunkColumn0);
     const int64_t blockEnd = std::min(rowBlocks, (split + 1) * blocksPerSplit);
     for (int64_t block = split * blocksPerSplit; block < blockEnd; ++block) {
       const uint8_t* blockWeights = w.data.data() + size_t(block) * weightBlockBytes;
       const int64_t rowEnd = std::min<int64_t>(w.rows, (block + 1) * mr);
       for (int64_t j = 0; j < panelCount; ++j) {
-        const int64_t p0 = (firstPanel + j) * kPanelWidth;
-        const int64_t count = std::min(kPanelWidth, columns - p0);
-        kernel(packed + size_t(j) * panelBytes, blockWeights, quads, acc);
-        const int32_t* sums = colSums + j * kPanelWidth;
-        for (int64_t row = block * mr; row < rowEnd; ++row) {
-          epilogue(e, row, p0, count, acc + (row - block * mr) * kPanelWidth, uint32_t(e.rowConstant[row]),
-                   uint32_t(w.zeroPoints[size_t(row)]), sums);
-        }
+        kernel(packed + size_t(j) * panelBytes, blockWeights, quads, acc + j * kPanelWidth, kBlockColumns);
+      }
+      for (int64_t row = block * mr; row < rowEnd; ++row) {
+        epilogue(e, row, chunkColumn0, chunkColumns, acc + (row - block * mr) * kBlockColumns, uint32_t(e.rowConstant[row]),
+                 uint32_t(w.zeroPoints[size_t(row)]), colSums);
       }
     }
   });

@@ -106,10 +106,10 @@ std::vector<int32_t> makeRowConstants(const PackedWeights& w, int32_t activation
 void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSource& src, int64_t columns,
                    const GemmEpilogue& epilogue);
 
-// Micro-kernels, one per ISA translation unit: acc[MR][16] = dots of one weight row block and
-// one panel.
-void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc);
-void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc);
+// Micro-kernels, one per ISA translation unit: acc[r * accStride + i] (r < MR, i < 16) = dots of
+// one weight row block and one panel.
+void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
+void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
 constexpr int kRowsPerBlockAvx2 = 4;
 constexpr int kRowsPerBlockAvx512 = 8;
 

@@ -17,7 +17,7 @@ inline __m256i broadcastQuad(const int16_t* w) {
 
 // Columns [half*8, half*8 + 8) of the panel against the block's 4 rows. Accumulator lanes hold,
 // per column, the partial sums of quad positions (0,1) and (2,3); they are summed at the end.
-inline void halfPanel(const uint8_t* column, const int16_t* w, int64_t quads, int32_t* out) {
+inline void halfPanel(const uint8_t* column, const int16_t* w, int64_t quads, int32_t* out, int64_t stride) {
   __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
 #pragma GCC unroll 4
   for (int64_t q = 0; q < quads; ++q) {
@@ -40,20 +40,20 @@ inline void halfPanel(const uint8_t* column, const int16_t* w, int64_t quads, in
   }
   // hadd gives columns [0,1,4,5,2,3,6,7]; the permute restores order.
   const auto finish = [](__m256i lo, __m256i hi) { return _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo, hi), 0xd8); };
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 0 * kPanelWidth), finish(lo0, hi0));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 1 * kPanelWidth), finish(lo1, hi1));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 2 * kPanelWidth), finish(lo2, hi2));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 3 * kPanelWidth), finish(lo3, hi3));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 0 * stride), finish(lo0, hi0));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 1 * stride), finish(lo1, hi1));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 2 * stride), finish(lo2, hi2));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 3 * stride), finish(lo3, hi3));
 }
 
 }  // namespace
 
 static_assert(kRowsPerBlockAvx2 == 4, "the AVX2 kernel is written out for 4 rows");
 
-void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc) {
+void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride) {
   const int16_t* w = reinterpret_cast<const int16_t*>(weights);
-  halfPanel(panel, w, quads, acc);
-  halfPanel(panel + 32, w, quads, acc + 8);
+  halfPanel(panel, w, quads, acc, accStride);
+  halfPanel(panel + 32, w, quads, acc + 8, accStride);
 }
 
 namespace {

@@ -6,7 +6,7 @@
 
 namespace bx::cpu {
 
-void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc) {
+void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride) {
   constexpr int kRows = kRowsPerBlockAvx512;
   __m512i sums[kRows];
   for (int r = 0; r < kRows; ++r) sums[r] = _mm512_setzero_si512();
@@ -19,7 +19,7 @@ void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t
       sums[r] = _mm512_dpbusd_epi32(sums[r], a, _mm512_set1_epi32(quad));
     }
   }
-  for (int r = 0; r < kRows; ++r) _mm512_store_si512(reinterpret_cast<void*>(acc + r * kPanelWidth), sums[r]);
+  for (int r = 0; r < kRows; ++r) _mm512_storeu_si512(reinterpret_cast<void*>(acc + r * accStride), sums[r]);
 }
 
 }  // namespace bx::cpu
