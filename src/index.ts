@@ -9,3 +9,5 @@ export { argmax, normalizeTensor } from './tensor.js';
 export type { DType, Tensor, TensorInput, TensorData } from './tensor.js';
 export { readTensorFile, parseTensorBytes } from './io/tensor_files.js';
 export { engineVersion } from './version.js';
+export { traceLeaf, merkleRoot, merkleProof, verifyMerkleProof, diffTraces } from './trace.js';
+export type { TraceEntry, MerkleProof, TraceDivergence } from './trace.js';

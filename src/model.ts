@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { addon, type NativeModel, type NativeSpec } from './native.js';
 import { BitexactError, expected, fromNative } from './errors.js';
+import type { TraceEntry } from './trace.js';
 import { normalizeTensor, viewBytes, type DType, type Tensor, type TensorInput } from './tensor.js';
 
 export type Backend = 'auto' | 'cpu' | 'cuda';
@@ -25,6 +26,8 @@ export interface LoadOptions {
 export interface RunOptions {
   /** accept NaN/Inf in float inputs to QuantizeLinear (Inf saturates, NaN maps to the zero point) */
   allowNonFinite?: boolean;
+  /** hash every executed node's output and commit to them in a Merkle tree (docs/receipts.md) */
+  trace?: boolean;
 }
 
 export interface TensorSpec {
@@ -47,6 +50,10 @@ export interface RunResult {
   modelHash: string;
   backend: { name: 'cpu'; isa: Isa; threads: number };
   timings: { runMs: number; hashMs: number; totalMs: number };
+  /** with `trace: true`: one entry per executed node, in execution order */
+  trace?: TraceEntry[];
+  /** with `trace: true`: Merkle root over the trace leaves */
+  traceRoot?: string;
 }
 
 const MiB = 1024 * 1024;
@@ -88,7 +95,11 @@ export class Model {
     const started = performance.now();
     let r;
     try {
-      r = await this.#native.run(list, { allowNonFinite: options.allowNonFinite === true, maxMemoryBytes: this.#maxMemoryBytes });
+      r = await this.#native.run(list, {
+        allowNonFinite: options.allowNonFinite === true,
+        maxMemoryBytes: this.#maxMemoryBytes,
+        trace: options.trace === true,
+      });
     } catch (err) {
       throw fromNative(err);
     }
@@ -104,6 +115,7 @@ export class Model {
       modelHash: this.modelHash,
       backend: { name: 'cpu', isa: this.isa, threads: this.threads },
       timings: { ...r.timings, totalMs: performance.now() - started },
+      ...(r.trace ? { trace: r.trace.map((t) => ({ ...t, dtype: t.dtype as DType })), traceRoot: r.traceRoot } : {}),
     };
   }
 

@@ -32,17 +32,29 @@ export interface NativeDescription {
   steps: number;
 }
 
+export interface NativeTraceEntry {
+  index: number;
+  node: string;
+  op: string;
+  dtype: string;
+  shape: number[];
+  hash: string;
+  leaf: string;
+}
+
 export interface NativeRunResult {
   outputs: (NativeNamedTensor & { hash: string })[];
   inputHash: string;
   outputHash: string;
   timings: { runMs: number; hashMs: number };
+  trace?: NativeTraceEntry[];
+  traceRoot?: string;
 }
 
 export interface NativeModel {
   /** async, on the addon's threads; rejects with code ERR_BITEXACT_* */
   run(inputs: { name: string; dtype: string; shape: number[]; data: ArrayBufferView }[],
-      options: { allowNonFinite?: boolean; maxMemoryBytes?: number }): Promise<NativeRunResult>;
+      options: { allowNonFinite?: boolean; maxMemoryBytes?: number; trace?: boolean }): Promise<NativeRunResult>;
   /** sync; runs in flight finish on their own reference to the model */
   dispose(): void;
   /** sync; throws ERR_BITEXACT_DISPOSED after dispose() */
@@ -73,6 +85,10 @@ export interface NativeAddon {
   hashTensor(tensor: { dtype: string; shape: number[]; data: ArrayBufferView }): string;
   hashNamed(entries: { name: string; hash: string }[]): string;
   parseTensorProto(bytes: Buffer): NativeNamedTensor;
+  traceLeaf(index: number, op: string, outputHash: string): string;
+  merkleRoot(leaves: string[]): string;
+  merkleProof(leaves: string[], index: number): string[];
+  verifyMerkleProof(leaf: string, index: number, leafCount: number, proof: string[], root: string): boolean;
 }
 
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');

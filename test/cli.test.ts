@@ -82,6 +82,42 @@ describe('bitexact run', () => {
   });
 });
 
+describe('bitexact run --trace, diff, prove, check-proof', () => {
+  it('traces, finds the first divergence, proves and checks a node', async () => {
+    const { readFileSync } = await import('node:fs');
+    const digits = join(root, 'models', 'mnist-8-int8');
+    const model = join(digits, 'model.onnx');
+    const a = join(dir, 'a.trace.json'), b = join(dir, 'b.trace.json'), a2 = join(dir, 'a2.trace.json');
+    expect(bitexact('run', model, '--input', join(digits, 'digit-2.pb'), '--trace', a).code).toBe(0);
+    expect(bitexact('run', model, '--input', join(digits, 'digit-2.pb'), '--trace', a2, '--threads', '1').code).toBe(0);
+    expect(bitexact('run', model, '--input', join(digits, 'digit-9.pb'), '--trace', b).code).toBe(0);
+    const same = bitexact('diff', a, a2);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/identical: 8 leaves/);
+    const differ = bitexact('diff', a, b);
+    expect(differ.code).toBe(1);
+    expect(differ.stdout).toMatch(/first divergence at node 0[\s\S]*quantize_input \(QuantizeLinear\)/);
+    const proved = bitexact('prove', a, 'dense');
+    expect(proved.code).toBe(0);
+    const proof = JSON.parse(proved.stdout);
+    expect(proof).toMatchObject({ node: 'dense', op: 'com.microsoft::QGemm', index: 6, leafCount: 8 });
+    const proofFile = join(dir, 'proof.json');
+    writeFileSync(proofFile, proved.stdout);
+    const rootHash = JSON.parse(readFileSync(a, 'utf8')).traceRoot;
+    expect(bitexact('check-proof', rootHash, proofFile).code).toBe(0);
+    expect(bitexact('check-proof', JSON.parse(readFileSync(b, 'utf8')).traceRoot, proofFile).code).toBe(1);
+    writeFileSync(proofFile, JSON.stringify({ ...proof, siblings: proof.siblings.slice(1) }));
+    expect(bitexact('check-proof', rootHash, proofFile).code).toBe(1);
+    // A tampered trace file is refused with a one-line reason (exit 2).
+    const tampered = JSON.parse(readFileSync(a, 'utf8'));
+    tampered.leaves[3].leaf = tampered.leaves[4].leaf;
+    writeFileSync(join(dir, 'bad.trace.json'), JSON.stringify(tampered));
+    const refused = bitexact('diff', join(dir, 'bad.trace.json'), a);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/traceRoot does not match/);
+  });
+});
+
 describe('bitexact hash and info', () => {
   it('hash of a model is keccak256 of its bytes; of a tensor file, the canonical hash', async () => {
     const { readFileSync } = await import('node:fs');

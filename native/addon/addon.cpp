@@ -1,6 +1,7 @@
 // Registration only: the addon's exports. Arithmetic lives in native/core and native/cpu.
 #include <napi.h>
 
+#include "../core/merkle.h"
 #include "../core/numerics.h"
 #include "../core/onnx_model.h"
 #include "../cpu/isa.h"
@@ -59,21 +60,56 @@ Napi::Value HashNamed(const Napi::CallbackInfo& info) {
   std::vector<std::pair<std::string, Hash32>> entries;
   for (uint32_t i = 0; i < list.Length(); ++i) {
     Napi::Object o = list.Get(i).As<Napi::Object>();
-    const std::string hex = o.Get("hash").ToString().Utf8Value();
-    if (hex.size() != 66 || hex[0] != '0' || hex[1] != 'x') throw MakeError(env, ErrorCode::Input, "hash must be 0x + 64 hex digits");
-    Hash32 h;
-    for (size_t b = 0; b < 32; ++b) {
-      const auto nibble = [&](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        throw MakeError(env, ErrorCode::Input, "hash must be 0x + 64 hex digits");
-      };
-      h[b] = uint8_t(nibble(hex[2 + 2 * b]) * 16 + nibble(hex[3 + 2 * b]));
-    }
-    entries.emplace_back(o.Get("name").ToString().Utf8Value(), h);
+    entries.emplace_back(o.Get("name").ToString().Utf8Value(), HashFromJs(env, o.Get("hash"), "hash"));
   }
   return HashToJs(env, hashNamedTensors(entries));
+}
+
+std::vector<Hash32> HashListFromJs(Napi::Env env, const Napi::Value& value, const char* label) {
+  if (!value.IsArray()) throw MakeError(env, ErrorCode::Input, std::string("Expected an array of hashes for ") + label);
+  Napi::Array list = value.As<Napi::Array>();
+  std::vector<Hash32> out;
+  for (uint32_t i = 0; i < list.Length(); ++i) out.push_back(HashFromJs(env, list.Get(i), label));
+  return out;
+}
+
+size_t IndexFromJs(Napi::Env env, const Napi::Value& value, const char* label) {
+  const double v = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+  if (!(v >= 0) || v != double(uint32_t(v))) throw MakeError(env, ErrorCode::Input, std::string(label) + " must be a non-negative integer");
+  return size_t(v);
+}
+
+// traceLeaf(index, op, outputHash) -> "0x..." (sync)
+Napi::Value TraceLeaf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[1].IsString()) throw MakeError(env, ErrorCode::Input, "Expected (index, op, outputHash)");
+  return HashToJs(env, traceLeafHash(uint32_t(IndexFromJs(env, info[0], "index")), info[1].As<Napi::String>().Utf8Value(),
+                                     HashFromJs(env, info[2], "outputHash")));
+}
+
+// merkleRoot(leaves) -> "0x..." ; merkleProof(leaves, index) -> "0x..."[] (sync)
+Napi::Value MerkleRoot(const Napi::CallbackInfo& info) {
+  return HashToJs(info.Env(), merkleRoot(HashListFromJs(info.Env(), info[0], "leaves")));
+}
+
+Napi::Value MerkleProof(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<Hash32> leaves = HashListFromJs(env, info[0], "leaves");
+  const size_t index = IndexFromJs(env, info[1], "index");
+  if (index >= leaves.size()) throw MakeError(env, ErrorCode::Input, "index " + std::to_string(index) + " is past the last leaf");
+  const std::vector<Hash32> proof = merkleProof(leaves, index);
+  Napi::Array out = Napi::Array::New(env, proof.size());
+  for (size_t i = 0; i < proof.size(); ++i) out.Set(uint32_t(i), HashToJs(env, proof[i]));
+  return out;
+}
+
+// verifyMerkleProof(leaf, index, leafCount, proof, root) -> boolean (sync)
+Napi::Value VerifyMerkleProof(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5) throw MakeError(env, ErrorCode::Input, "Expected (leaf, index, leafCount, proof, root)");
+  return Napi::Boolean::New(env, verifyMerkleProof(HashFromJs(env, info[0], "leaf"), IndexFromJs(env, info[1], "index"),
+                                                   IndexFromJs(env, info[2], "leafCount"), HashListFromJs(env, info[3], "proof"),
+                                                   HashFromJs(env, info[4], "root")));
 }
 
 // parseTensorProto(bytes) -> {name, dtype, shape, data} (sync): an ONNX TensorProto (.pb).
@@ -102,6 +138,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hashTensor", Napi::Function::New(env, HashTensor));
   exports.Set("hashNamed", Napi::Function::New(env, HashNamed));
   exports.Set("parseTensorProto", Napi::Function::New(env, ParseTensorProto));
+  exports.Set("traceLeaf", Napi::Function::New(env, TraceLeaf));
+  exports.Set("merkleRoot", Napi::Function::New(env, MerkleRoot));
+  exports.Set("merkleProof", Napi::Function::New(env, MerkleProof));
+  exports.Set("verifyMerkleProof", Napi::Function::New(env, VerifyMerkleProof));
   return exports;
 }
 

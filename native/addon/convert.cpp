@@ -82,4 +82,20 @@ Napi::Object TensorToJs(Napi::Env env, const Tensor& tensor) {
 
 Napi::String HashToJs(Napi::Env env, const Hash32& hash) { return Napi::String::New(env, hashToHex(hash)); }
 
+Hash32 HashFromJs(Napi::Env env, const Napi::Value& value, const std::string& label) {
+  const auto bad = [&]() { return MakeError(env, ErrorCode::Input, label + " must be 0x followed by 64 hex digits"); };
+  if (!value.IsString()) throw bad();
+  const std::string hex = value.As<Napi::String>().Utf8Value();
+  if (hex.size() != 66 || hex[0] != '0' || (hex[1] != 'x' && hex[1] != 'X')) throw bad();
+  const auto nibble = [&](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    throw bad();
+  };
+  Hash32 h;
+  for (size_t b = 0; b < 32; ++b) h[b] = uint8_t(nibble(hex[2 + 2 * b]) * 16 + nibble(hex[3 + 2 * b]));
+  return h;
+}
+
 }  // namespace bx::addon

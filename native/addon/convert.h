@@ -16,5 +16,7 @@ Tensor TensorFromJs(Napi::Env env, const Napi::Value& value, const std::string& 
 Napi::Object TensorToJs(Napi::Env env, const Tensor& tensor);
 Napi::Array ShapeToJs(Napi::Env env, const Shape& shape);
 Napi::String HashToJs(Napi::Env env, const Hash32& hash);
+// "0x" + 64 hex digits -> Hash32; ERR_BITEXACT_INPUT naming `label` otherwise.
+Hash32 HashFromJs(Napi::Env env, const Napi::Value& value, const std::string& label);
 
 }  // namespace bx::addon

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <future>
 
+#include "../core/merkle.h"
 #include "async_job.h"
 #include "convert.h"
 
@@ -61,8 +62,8 @@ constexpr size_t kConcurrentHashBytes = size_t(1) << 18;
 
 class RunJob : public AsyncJob {
  public:
-  RunJob(Napi::Env env, std::shared_ptr<CompiledModel> model, std::vector<NamedTensor> inputs, RunOptions options)
-      : AsyncJob(env), model_(std::move(model)), inputs_(std::move(inputs)), options_(options) {}
+  RunJob(Napi::Env env, std::shared_ptr<CompiledModel> model, std::vector<NamedTensor> inputs, RunOptions options, bool traced)
+      : AsyncJob(env), model_(std::move(model)), inputs_(std::move(inputs)), options_(options), traced_(traced) {}
 
  protected:
   void Execute() override {
@@ -80,7 +81,7 @@ class RunJob : public AsyncJob {
     else inputHash_ = hashInputs();
     const auto runStart = std::chrono::steady_clock::now();
     try {
-      outputs_ = model_->run(inputs_, options_);
+      outputs_ = model_->run(inputs_, options_, traced_ ? &trace_ : nullptr);
     } catch (...) {
       if (pendingInputHash.valid()) pendingInputHash.wait();  // never leave the thread reading freed inputs
       throw;
@@ -93,6 +94,11 @@ class RunJob : public AsyncJob {
       hashes_.push_back(outputHashes.back().second);
     }
     outputHash_ = hashNamedTensors(outputHashes);
+    if (traced_) {
+      std::vector<Hash32> leaves;
+      for (const TraceEntry& t : trace_) leaves.push_back(t.leaf);
+      traceRoot_ = merkleRoot(leaves);
+    }
     const auto end = std::chrono::steady_clock::now();
     runMs_ = std::chrono::duration<double, std::milli>(runEnd - runStart).count();
     // Time spent hashing outside the run (a concurrent input hash overlaps runMs instead).
@@ -112,6 +118,23 @@ class RunJob : public AsyncJob {
     result.Set("outputs", outputs);
     result.Set("inputHash", HashToJs(env, inputHash_));
     result.Set("outputHash", HashToJs(env, outputHash_));
+    if (traced_) {
+      Napi::Array trace = Napi::Array::New(env, trace_.size());
+      for (size_t i = 0; i < trace_.size(); ++i) {
+        const TraceEntry& t = trace_[i];
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("index", t.index);
+        o.Set("node", t.node);
+        o.Set("op", t.op);
+        o.Set("dtype", dtypeName(t.dtype));
+        o.Set("shape", ShapeToJs(env, t.shape));
+        o.Set("hash", HashToJs(env, t.outputHash));
+        o.Set("leaf", HashToJs(env, t.leaf));
+        trace.Set(uint32_t(i), o);
+      }
+      result.Set("trace", trace);
+      result.Set("traceRoot", HashToJs(env, traceRoot_));
+    }
     Napi::Object timings = Napi::Object::New(env);
     timings.Set("runMs", runMs_);
     timings.Set("hashMs", hashMs_);
@@ -123,6 +146,9 @@ class RunJob : public AsyncJob {
   std::shared_ptr<CompiledModel> model_;  // keeps the model alive even if disposed meanwhile
   std::vector<NamedTensor> inputs_;
   RunOptions options_;
+  bool traced_;
+  std::vector<TraceEntry> trace_;
+  Hash32 traceRoot_{};
   std::vector<NamedTensor> outputs_;
   std::vector<Hash32> hashes_;
   Hash32 inputHash_{}, outputHash_{};
@@ -175,10 +201,12 @@ Napi::Value AddonModel::Run(const Napi::CallbackInfo& info) {
   if (!model_) throw MakeError(env, ErrorCode::Disposed, "the model has been disposed");
   if (info.Length() < 1 || !info[0].IsArray()) throw MakeError(env, ErrorCode::Input, "Expected an array of named input tensors");
   RunOptions options;
+  bool traced = false;
   int64_t maxBytes = int64_t(4) << 30;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
     options.allowNonFinite = o.Get("allowNonFinite").ToBoolean();
+    traced = o.Get("trace").ToBoolean();
     maxBytes = OptionalInt(o, "maxMemoryBytes", maxBytes);
   }
   Napi::Array list = info[0].As<Napi::Array>();
@@ -191,7 +219,7 @@ Napi::Value AddonModel::Run(const Napi::CallbackInfo& info) {
     const std::string name = item.As<Napi::Object>().Get("name").As<Napi::String>().Utf8Value();
     inputs.push_back({name, TensorFromJs(env, item, "input '" + name + "'", maxBytes)});
   }
-  return AsyncJob::Start(env, new RunJob(env, model_, std::move(inputs), options));
+  return AsyncJob::Start(env, new RunJob(env, model_, std::move(inputs), options, traced));
 }
 
 Napi::Value AddonModel::Dispose(const Napi::CallbackInfo& info) {

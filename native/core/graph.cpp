@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 
+#include "merkle.h"
 #include "tensor_hash.h"
 
 namespace bx {
@@ -173,6 +174,8 @@ std::shared_ptr<CompiledModel> CompiledModel::load(const uint8_t* bytes, size_t 
     step.inputs = inputIds;
     step.outputs = outputIds;
     step.label = ctx.where();
+    step.nodeName = node.name.empty() ? (node.outputs.empty() ? std::string() : node.outputs[0]) : node.name;
+    step.opType = domain.empty() ? node.opType : domain + "::" + node.opType;
     if (allConstant && !inputIds.empty()) {
       // Shape-only subgraphs and other constant expressions are evaluated once, here.
       std::vector<const Tensor*> in;
@@ -229,7 +232,8 @@ void CompiledModel::validateInput(const TensorSpec& spec, const Tensor& t) const
   }
 }
 
-std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inputs, const RunOptions& options) const {
+std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inputs, const RunOptions& options,
+                                            std::vector<TraceEntry>* trace) const {
   std::vector<Tensor> values(valueCount_);
   for (size_t id = 0; id < valueCount_; ++id) if (isConstant_[id]) values[id] = constants_[id];
   std::vector<bool> provided(inputs_.size(), false);
@@ -268,6 +272,18 @@ std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inpu
     }
     for (size_t i = 0; i < step.outputs.size(); ++i) {
       if (step.outputs[i] >= 0) values[size_t(step.outputs[i])] = std::move(out[i]);
+    }
+    if (trace && !step.outputs.empty() && step.outputs[0] >= 0) {
+      const Tensor& result = values[size_t(step.outputs[0])];
+      TraceEntry entry;
+      entry.index = uint32_t(trace->size());
+      entry.node = step.nodeName;
+      entry.op = step.opType;
+      entry.dtype = result.dtype;
+      entry.shape = result.shape;
+      entry.outputHash = hashTensor(result);
+      entry.leaf = traceLeafHash(entry.index, entry.op, entry.outputHash);
+      trace->push_back(std::move(entry));
     }
     for (int id : step.release) values[size_t(id)] = Tensor();
   }

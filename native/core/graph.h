@@ -35,6 +35,18 @@ struct RunOptions {
   bool allowNonFinite = false;
 };
 
+// One executed node of a traced run (docs/receipts.md). Constant-folded nodes are not executed
+// and do not appear; index counts executed nodes from 0.
+struct TraceEntry {
+  uint32_t index = 0;
+  std::string node;    // the ONNX node's name (its first output's name when unnamed)
+  std::string op;      // the op that ran, domain-qualified when not ai.onnx ("com.microsoft::QLinearAdd")
+  DType dtype = DType::UInt8;
+  Shape shape;
+  Hash32 outputHash{};  // canonical hash of the node's output
+  Hash32 leaf{};        // traceLeafHash(index, op, outputHash)
+};
+
 struct NamedTensor {
   std::string name;
   Tensor tensor;
@@ -55,7 +67,9 @@ class CompiledModel {
 
   // Validates names, dtypes and shapes of the inputs, then runs every step. Outputs come in the
   // graph's declared order.
-  std::vector<NamedTensor> run(const std::vector<NamedTensor>& inputs, const RunOptions& options) const;
+  // With `trace`, every executed node's output is hashed as it finishes.
+  std::vector<NamedTensor> run(const std::vector<NamedTensor>& inputs, const RunOptions& options,
+                               std::vector<TraceEntry>* trace = nullptr) const;
 
  private:
   struct Step {
@@ -64,6 +78,8 @@ class CompiledModel {
     std::vector<int> outputs;
     std::vector<int> release;  // values whose last use is this step
     std::string label;         // "node 'x' (Op)" for messages
+    std::string nodeName;      // for traces
+    std::string opType;
   };
 
   CompiledModel() = default;

@@ -10,11 +10,16 @@ import { keccak256, hashTensor } from '../hash.js';
 import { loadModel, type Backend, type Isa } from '../model.js';
 import { readTensorFile } from '../io/tensor_files.js';
 import { argmax, type Tensor } from '../tensor.js';
+import { diffTraces, merkleProof, verifyMerkleProof, type TraceEntry } from '../trace.js';
+import { isMerkleProof, readTraceFile, writeTraceFile } from '../io/trace_files.js';
 
 const USAGE = `usage:
-  bitexact run MODEL [--input NAME=FILE | --input FILE]... [--backend auto|cpu] [--threads N] [--isa ISA] [--json]
+  bitexact run MODEL [--input NAME=FILE | --input FILE]... [--backend auto|cpu] [--threads N] [--isa ISA] [--trace FILE] [--json]
   bitexact hash FILE            (a model .onnx, or a tensor .json/.npy/.pb)
-  bitexact info [--json]`;
+  bitexact info [--json]
+  bitexact diff TRACE_A TRACE_B (exit 0 when identical, 1 when they diverge)
+  bitexact prove TRACE NODE     (NODE: a leaf index or a node name; prints a Merkle inclusion proof)
+  bitexact check-proof ROOT PROOF_FILE (exit 0 when the proof holds, 1 when not)`;
 
 class UsageError extends Error {}
 
@@ -34,6 +39,7 @@ async function commandRun(args: string[]): Promise<number> {
       isa: { type: 'string' },
       json: { type: 'boolean' },
       'allow-non-finite': { type: 'boolean' },
+      trace: { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('run needs exactly one MODEL argument');
@@ -68,7 +74,17 @@ async function commandRun(args: string[]): Promise<number> {
       const declared = model.inputs.find((i) => i.name === name);
       inputs[name] = await readTensorFile(file, declared?.dtype);
     }
-    const r = await model.run(inputs, { allowNonFinite: values['allow-non-finite'] === true });
+    const r = await model.run(inputs, { allowNonFinite: values['allow-non-finite'] === true, trace: values.trace !== undefined });
+    if (values.trace !== undefined) {
+      await writeTraceFile(values.trace, {
+        specVersion: info().specVersion,
+        modelHash: r.modelHash,
+        inputHash: r.inputHash,
+        outputHash: r.outputHash,
+        traceRoot: r.traceRoot!,
+        leaves: r.trace!,
+      });
+    }
     if (values.json) {
       const outputs: Record<string, unknown> = {};
       for (const [name, t] of Object.entries(r.outputs)) outputs[name] = { ...toJsonTensor(t), hash: t.hash };
@@ -77,6 +93,7 @@ async function commandRun(args: string[]): Promise<number> {
           modelHash: r.modelHash,
           inputHash: r.inputHash,
           outputHash: r.outputHash,
+          ...(r.traceRoot ? { traceRoot: r.traceRoot } : {}),
           outputs,
           backend: r.backend,
           timings: { loadMs, ...r.timings },
@@ -88,6 +105,7 @@ async function commandRun(args: string[]): Promise<number> {
         process.stdout.write(`output ${name} ${t.dtype}[${t.shape.join(',')}]${top}\n  hash ${t.hash}\n`);
       }
       process.stdout.write(`modelHash  ${r.modelHash}\ninputHash  ${r.inputHash}\noutputHash ${r.outputHash}\n`);
+      if (r.traceRoot) process.stdout.write(`traceRoot  ${r.traceRoot} (${r.trace!.length} nodes, written to ${values.trace})\n`);
       process.stdout.write(`backend cpu isa=${r.backend.isa} threads=${r.backend.threads}  run ${r.timings.runMs.toFixed(2)} ms\n`);
     }
     return 0;
@@ -112,6 +130,54 @@ async function commandHash(args: string[]): Promise<number> {
     process.stdout.write(`${hashTensor(await readTensorFile(file))}\n`);
   }
   return 0;
+}
+
+async function commandDiff(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 2) throw new UsageError('diff needs two TRACE files');
+  const [a, b] = await Promise.all(positionals.map((p) => readTraceFile(p)));
+  const d = diffTraces(a.leaves, b.leaves);
+  if (d.firstIndex === null) {
+    process.stdout.write(`traces identical: ${a.leaves.length} leaves, root ${a.traceRoot}\n`);
+    return 0;
+  }
+  const describe = (t?: TraceEntry) => (t ? `${t.node} (${t.op}) ${t.hash}` : '(absent)');
+  process.stdout.write(
+    `first divergence at node ${d.firstIndex}\n  A: ${describe(d.a)}\n  B: ${describe(d.b)}\n${d.differing} of ${Math.max(a.leaves.length, b.leaves.length)} leaves differ\n`,
+  );
+  return 1;
+}
+
+async function commandProve(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 2) throw new UsageError('prove needs a TRACE file and a NODE (index or name)');
+  const trace = await readTraceFile(positionals[0]);
+  const wanted = positionals[1];
+  const index = /^\d+$/.test(wanted) ? Number(wanted) : trace.leaves.findIndex((l) => l.node === wanted);
+  if (index < 0 || index >= trace.leaves.length) {
+    throw new BitexactError('ERR_BITEXACT_INPUT', `no node '${wanted}' in the trace (${trace.leaves.length} leaves)`);
+  }
+  const leaf = trace.leaves[index];
+  const proof = merkleProof(trace.leaves.map((l) => l.leaf), index);
+  process.stdout.write(JSON.stringify({ root: trace.traceRoot, node: leaf.node, op: leaf.op, hash: leaf.hash, ...proof }, null, 2) + '\n');
+  return 0;
+}
+
+async function commandCheckProof(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 2) throw new UsageError('check-proof needs a ROOT and a PROOF file');
+  const [root, file] = positionals;
+  if (!/^0x[0-9a-f]{64}$/.test(root)) throw new BitexactError('ERR_BITEXACT_INPUT', 'ROOT must be 0x followed by 64 lowercase hex digits');
+  let proof: unknown;
+  try {
+    proof = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new BitexactError('ERR_BITEXACT_INPUT', `cannot read proof ${file}: ${(err as Error).message}`);
+  }
+  if (!isMerkleProof(proof)) throw new BitexactError('ERR_BITEXACT_INPUT', `${file} is not a proof ({index, leafCount, leaf, siblings})`);
+  const ok = verifyMerkleProof(proof, root);
+  process.stdout.write(ok ? `proof holds: leaf ${proof.index} of ${proof.leafCount} is in ${root}\n` : 'proof does not hold\n');
+  return ok ? 0 : 1;
 }
 
 function commandInfo(args: string[]): number {
@@ -143,6 +209,12 @@ export async function main(argv: string[]): Promise<number> {
         return await commandHash(rest);
       case 'info':
         return commandInfo(rest);
+      case 'diff':
+        return await commandDiff(rest);
+      case 'prove':
+        return await commandProve(rest);
+      case 'check-proof':
+        return await commandCheckProof(rest);
       case undefined:
       case '--help':
       case '-h':
