@@ -11,3 +11,5 @@ export { readTensorFile, parseTensorBytes } from './io/tensor_files.js';
 export { engineVersion } from './version.js';
 export { traceLeaf, merkleRoot, merkleProof, verifyMerkleProof, diffTraces } from './trace.js';
 export type { TraceEntry, MerkleProof, TraceDivergence } from './trace.js';
+export { createReceipt, receiptDigest, signReceipt, parseReceipt, readReceiptFile, verifyReceipt, RECEIPT_KIND } from './receipt.js';
+export type { Receipt, Verdict, ReceiptCheck } from './receipt.js';

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { addon, type NativeModel, type NativeSpec } from './native.js';
 import { BitexactError, expected, fromNative } from './errors.js';
 import type { TraceEntry } from './trace.js';
+import { createReceipt, type Receipt } from './receipt.js';
 import { normalizeTensor, viewBytes, type DType, type Tensor, type TensorInput } from './tensor.js';
 
 export type Backend = 'auto' | 'cpu' | 'cuda';
@@ -28,6 +29,13 @@ export interface RunOptions {
   allowNonFinite?: boolean;
   /** hash every executed node's output and commit to them in a Merkle tree (docs/receipts.md) */
   trace?: boolean;
+  /** also build a receipt (implies trace) */
+  receipt?: boolean;
+  /**
+   * Test-only fault injection: flips one bit of the output of executed node N. Never set it in
+   * production; it exists so tests can show that verification localises a wrong node.
+   */
+  testFaultNode?: number;
 }
 
 export interface TensorSpec {
@@ -54,6 +62,8 @@ export interface RunResult {
   trace?: TraceEntry[];
   /** with `trace: true`: Merkle root over the trace leaves */
   traceRoot?: string;
+  /** with `receipt: true`: the unsigned receipt of this run (signReceipt adds a signature) */
+  receipt?: Receipt;
 }
 
 const MiB = 1024 * 1024;
@@ -98,7 +108,8 @@ export class Model {
       r = await this.#native.run(list, {
         allowNonFinite: options.allowNonFinite === true,
         maxMemoryBytes: this.#maxMemoryBytes,
-        trace: options.trace === true,
+        trace: options.trace === true || options.receipt === true,
+        ...(options.testFaultNode !== undefined ? { testFaultNode: options.testFaultNode } : {}),
       });
     } catch (err) {
       throw fromNative(err);
@@ -108,7 +119,7 @@ export class Model {
       const dtype = o.dtype as DType;
       outputs[o.name] = { dtype, shape: o.shape, data: viewBytes(dtype, o.data), hash: o.hash };
     }
-    return {
+    const result: RunResult = {
       outputs,
       outputHash: r.outputHash,
       inputHash: r.inputHash,
@@ -117,6 +128,8 @@ export class Model {
       timings: { ...r.timings, totalMs: performance.now() - started },
       ...(r.trace ? { trace: r.trace.map((t) => ({ ...t, dtype: t.dtype as DType })), traceRoot: r.traceRoot } : {}),
     };
+    if (options.receipt) result.receipt = createReceipt(result);
+    return result;
   }
 
   /** Frees the model. Runs already in flight complete; later runs reject with ERR_BITEXACT_DISPOSED. */

@@ -54,7 +54,7 @@ export interface NativeRunResult {
 export interface NativeModel {
   /** async, on the addon's threads; rejects with code ERR_BITEXACT_* */
   run(inputs: { name: string; dtype: string; shape: number[]; data: ArrayBufferView }[],
-      options: { allowNonFinite?: boolean; maxMemoryBytes?: number; trace?: boolean }): Promise<NativeRunResult>;
+      options: { allowNonFinite?: boolean; maxMemoryBytes?: number; trace?: boolean; testFaultNode?: number }): Promise<NativeRunResult>;
   /** sync; runs in flight finish on their own reference to the model */
   dispose(): void;
   /** sync; throws ERR_BITEXACT_DISPOSED after dispose() */

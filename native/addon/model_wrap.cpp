@@ -207,6 +207,7 @@ Napi::Value AddonModel::Run(const Napi::CallbackInfo& info) {
     Napi::Object o = info[1].As<Napi::Object>();
     options.allowNonFinite = o.Get("allowNonFinite").ToBoolean();
     traced = o.Get("trace").ToBoolean();
+    options.faultNode = OptionalInt(o, "testFaultNode", -1);
     maxBytes = OptionalInt(o, "maxMemoryBytes", maxBytes);
   }
   Napi::Array list = info[0].As<Napi::Array>();

@@ -273,6 +273,15 @@ std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inpu
     for (size_t i = 0; i < step.outputs.size(); ++i) {
       if (step.outputs[i] >= 0) values[size_t(step.outputs[i])] = std::move(out[i]);
     }
+    if (options.faultNode == int64_t(&step - steps_.data()) && !step.outputs.empty() && step.outputs[0] >= 0) {
+      Tensor& victim = values[size_t(step.outputs[0])];
+      if (victim.byteSize() > 0) {
+        // Copy first: the buffer may be shared with an input (Reshape) or a constant.
+        auto copy = std::make_shared<std::vector<uint8_t>>(*victim.buffer);
+        (*copy)[0] ^= 1;
+        victim.buffer = copy;
+      }
+    }
     if (trace && !step.outputs.empty() && step.outputs[0] >= 0) {
       const Tensor& result = values[size_t(step.outputs[0])];
       TraceEntry entry;

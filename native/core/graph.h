@@ -33,6 +33,10 @@ struct ModelOptions {
 
 struct RunOptions {
   bool allowNonFinite = false;
+  // Test-only fault injection: flips the lowest bit of element 0 of the output of executed node
+  // `faultNode` (-1, the default, disables it). Exists so tests can prove that verification
+  // localises a wrong node; nothing sets it unless a caller asks explicitly.
+  int64_t faultNode = -1;
 };
 
 // One executed node of a traced run (docs/receipts.md). Constant-folded nodes are not executed

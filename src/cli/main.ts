@@ -2,19 +2,22 @@
 // bitexact CLI. Exit codes: 0 success, 1 mismatch/internal failure, 2 bad input or usage (one
 // line on stderr naming what was wrong).
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { BitexactError, INPUT_ERROR_CODES } from '../errors.js';
 import { info } from '../info.js';
 import { keccak256, hashTensor } from '../hash.js';
-import { loadModel, type Backend, type Isa } from '../model.js';
+import { loadModel, type Backend, type Isa, type Model } from '../model.js';
+import { readReceiptFile, signReceipt, verifyReceipt } from '../receipt.js';
 import { readTensorFile } from '../io/tensor_files.js';
 import { argmax, type Tensor } from '../tensor.js';
 import { diffTraces, merkleProof, verifyMerkleProof, type TraceEntry } from '../trace.js';
 import { isMerkleProof, readTraceFile, writeTraceFile } from '../io/trace_files.js';
 
 const USAGE = `usage:
-  bitexact run MODEL [--input NAME=FILE | --input FILE]... [--backend auto|cpu] [--threads N] [--isa ISA] [--trace FILE] [--json]
+  bitexact run MODEL [--input NAME=FILE | --input FILE]... [--backend auto|cpu] [--threads N] [--isa ISA]
+               [--trace FILE] [--receipt FILE [--key-env NAME]] [--json]
+  bitexact verify RECEIPT --model MODEL [--input NAME=FILE | --input FILE]... [--threads N] [--isa ISA] [--json]
   bitexact hash FILE            (a model .onnx, or a tensor .json/.npy/.pb)
   bitexact info [--json]
   bitexact diff TRACE_A TRACE_B (exit 0 when identical, 1 when they diverge)
@@ -40,6 +43,8 @@ async function commandRun(args: string[]): Promise<number> {
       json: { type: 'boolean' },
       'allow-non-finite': { type: 'boolean' },
       trace: { type: 'string' },
+      receipt: { type: 'string' },
+      'key-env': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('run needs exactly one MODEL argument');
@@ -56,25 +61,21 @@ async function commandRun(args: string[]): Promise<number> {
   });
   const loadMs = performance.now() - loadStart;
   try {
-    const inputs: Record<string, Tensor> = {};
-    for (const spec of values.input ?? []) {
-      const eq = spec.indexOf('=');
-      let name: string;
-      let file: string;
-      if (eq > 0) {
-        name = spec.slice(0, eq);
-        file = spec.slice(eq + 1);
-      } else {
-        if (model.inputs.length !== 1) {
-          throw new BitexactError('ERR_BITEXACT_INPUT', `the model has ${model.inputs.length} inputs; use --input NAME=FILE`);
-        }
-        name = model.inputs[0].name;
-        file = spec;
+    const inputs = await readInputs(model, values.input ?? []);
+    const r = await model.run(inputs, {
+      allowNonFinite: values['allow-non-finite'] === true,
+      trace: values.trace !== undefined,
+      receipt: values.receipt !== undefined,
+    });
+    if (values.receipt !== undefined) {
+      let receipt = r.receipt!;
+      if (values['key-env'] !== undefined) {
+        const key = process.env[values['key-env']];
+        if (!key) throw new BitexactError('ERR_BITEXACT_INPUT', `environment variable ${values['key-env']} (the signing key) is not set`);
+        receipt = await signReceipt(receipt, key);
       }
-      const declared = model.inputs.find((i) => i.name === name);
-      inputs[name] = await readTensorFile(file, declared?.dtype);
+      await writeFile(values.receipt, JSON.stringify(receipt, null, 2) + '\n');
     }
-    const r = await model.run(inputs, { allowNonFinite: values['allow-non-finite'] === true, trace: values.trace !== undefined });
     if (values.trace !== undefined) {
       await writeTraceFile(values.trace, {
         specVersion: info().specVersion,
@@ -130,6 +131,78 @@ async function commandHash(args: string[]): Promise<number> {
     process.stdout.write(`${hashTensor(await readTensorFile(file))}\n`);
   }
   return 0;
+}
+
+async function readInputs(model: Model, specs: string[]): Promise<Record<string, Tensor>> {
+  const inputs: Record<string, Tensor> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    let name: string;
+    let file: string;
+    if (eq > 0) {
+      name = spec.slice(0, eq);
+      file = spec.slice(eq + 1);
+    } else {
+      if (model.inputs.length !== 1) {
+        throw new BitexactError('ERR_BITEXACT_INPUT', `the model has ${model.inputs.length} inputs; use --input NAME=FILE`);
+      }
+      name = model.inputs[0].name;
+      file = spec;
+    }
+    const declared = model.inputs.find((i) => i.name === name);
+    inputs[name] = await readTensorFile(file, declared?.dtype);
+  }
+  return inputs;
+}
+
+async function commandVerify(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      input: { type: 'string', multiple: true, short: 'i' },
+      threads: { type: 'string' },
+      isa: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('verify needs exactly one RECEIPT file');
+  if (!values.model) throw new UsageError('verify needs --model MODEL');
+  const receipt = await readReceiptFile(positionals[0]);
+  let modelBytes: Buffer;
+  try {
+    modelBytes = await readFile(values.model);
+  } catch (err) {
+    throw new BitexactError('ERR_BITEXACT_INPUT', `cannot read model file ${values.model}: ${(err as Error).message}`);
+  }
+  const modelHash = keccak256(modelBytes);
+  if (modelHash !== receipt.modelHash) {
+    throw new BitexactError('ERR_BITEXACT_INPUT', `${values.model} is not the receipt's model (modelHash ${modelHash}, receipt ${receipt.modelHash})`);
+  }
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  const model = await loadModel(modelBytes, { threads, isa: values.isa as Isa | undefined });
+  try {
+    const verdict = await verifyReceipt(receipt, model, await readInputs(model, values.input ?? []));
+    if (values.json) {
+      process.stdout.write(JSON.stringify(verdict) + '\n');
+    } else {
+      for (const c of verdict.checks) {
+        process.stdout.write(c.ok ? `ok        ${c.what}\n` : `MISMATCH  ${c.what}: receipt ${c.expected ?? '-'}, re-run ${c.actual ?? '-'}\n`);
+      }
+      if (verdict.signer) process.stdout.write(`signed by ${verdict.signer}\n`);
+      const d = verdict.divergence;
+      if (d && d.firstIndex !== null) {
+        process.stdout.write(
+          `first diverging node ${d.firstIndex}: ${d.a?.node ?? d.b?.node} (${d.a?.op ?? d.b?.op})\n  receipt ${d.a?.hash ?? '-'}\n  re-run  ${d.b?.hash ?? '-'}\n`,
+        );
+      }
+      process.stdout.write(verdict.ok ? 'verified\n' : 'NOT verified\n');
+    }
+    return verdict.ok ? 0 : 1;
+  } finally {
+    model.dispose();
+  }
 }
 
 async function commandDiff(args: string[]): Promise<number> {
@@ -209,6 +282,8 @@ export async function main(argv: string[]): Promise<number> {
         return await commandHash(rest);
       case 'info':
         return commandInfo(rest);
+      case 'verify':
+        return await commandVerify(rest);
       case 'diff':
         return await commandDiff(rest);
       case 'prove':
