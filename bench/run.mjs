@@ -97,6 +97,13 @@ for (const [name, path, inputFile] of models) {
     row[label] = await time(() => s.run(feed));
     await s.release();
   }
+  {
+    // The cost of tracing: the same model, every node's output hashed and committed.
+    const traced = await loadModel(path, { threads });
+    row.tracedMs = await time(() => traced.run({ [inputName]: x }, { trace: true }));
+    traced.dispose();
+    row.traceOverhead = row.tracedMs / row.bitexactMs;
+  }
   row.latencyRatio = row.bitexactMs / row.ortMs;
   row.latencyRatioVsExact = row.bitexactMs / row.ortExactMs;
   results.models.push(row);
@@ -111,9 +118,9 @@ lines.push('| int8 GEMM (u8 x s8) | bitexact GOPS (run incl. hashing) | bitexact
 lines.push('|---|---|---|---|---|---|---|---|');
 for (const g of results.gemm) lines.push(`| ${g.shape} | ${f(g.bitexactGops, 1)} | ${f(g.bitexactComputeGops, 1)} | ${f(g.ortGops, 1)} | ${f(g.ortExactGops, 1)} | ${f(g.ratio)}x | ${f(g.computeRatio)}x | ${f(g.ratioVsExact)}x |`);
 lines.push('');
-lines.push('| model | batch | bitexact ms | ORT ms | ORT exact ms | latency bitexact / ORT | / ORT exact |');
-lines.push('|---|---|---|---|---|---|---|');
-for (const r of results.models) lines.push(`| ${r.model} | ${r.batch} | ${f(r.bitexactMs)} | ${f(r.ortMs)} | ${f(r.ortExactMs)} | ${f(r.latencyRatio)} | ${f(r.latencyRatioVsExact)} |`);
+lines.push('| model | batch | bitexact ms | traced ms | trace cost | ORT ms | ORT exact ms | latency bitexact / ORT | / ORT exact |');
+lines.push('|---|---|---|---|---|---|---|---|---|');
+for (const r of results.models) lines.push(`| ${r.model} | ${r.batch} | ${f(r.bitexactMs)} | ${f(r.tracedMs)} | ${f(r.traceOverhead)}x | ${f(r.ortMs)} | ${f(r.ortExactMs)} | ${f(r.latencyRatio)} | ${f(r.latencyRatioVsExact)} |`);
 lines.push('');
 lines.push('ORT = default kernels (on CPUs without VNNI its u8s8 path saturates, see docs/determinism.md); ORT exact = session.x64quantprecision=1.');
 lines.push('GOPS = 2·M·N·K / median time. Latency = median of repeated runs after one warm-up.');
