@@ -75,6 +75,24 @@ describe('execution traces', () => {
     }
   });
 
+  it('proofs for every leaf of a real model trace verify; altered ones do not', async () => {
+    const [model, input] = HAVE_SHARED_MODELS
+      ? [modelPath('mobilenetv2-12-int8'), inputPath('mobilenetv2-12-int8')]
+      : [join(dir, 'model.onnx'), join(dir, 'digit-2.pb')];
+    const r = await tracedRun(model, input);
+    const leaves = r.trace!.map((t) => t.leaf);
+    expect(leaves.length).toBeGreaterThan(HAVE_SHARED_MODELS ? 60 : 7);
+    for (let i = 0; i < leaves.length; i++) {
+      const proof = merkleProof(leaves, i);
+      expect(verifyMerkleProof(proof, r.traceRoot!)).toBe(true);
+      // A changed output hash changes the leaf; the proof no longer holds.
+      const changedLeaf = traceLeaf(i, r.trace![i].op, keccak256(toUtf8Bytes(`changed ${i}`)));
+      expect(verifyMerkleProof({ ...proof, leaf: changedLeaf }, r.traceRoot!)).toBe(false);
+      expect(verifyMerkleProof({ ...proof, index: (i + 1) % leaves.length }, r.traceRoot!)).toBe(false);
+      if (proof.siblings.length > 0) expect(verifyMerkleProof({ ...proof, siblings: proof.siblings.slice(1) }, r.traceRoot!)).toBe(false);
+    }
+  });
+
   it('diffTraces names the first diverging node', async () => {
     const a = (await tracedRun(join(dir, 'model.onnx'), join(dir, 'digit-2.pb'))).trace!;
     const b = (await tracedRun(join(dir, 'model.onnx'), join(dir, 'digit-9.pb'))).trace!;
@@ -90,7 +108,9 @@ describe('execution traces', () => {
   it('traces are identical on every ISA and thread count (bundled and real models)', async () => {
     const cases: [string, string][] = [[join(dir, 'model.onnx'), join(dir, 'digit-0.pb')]];
     if (HAVE_SHARED_MODELS) {
-      for (const name of ['mlperftiny-kws-dscnn-int8', 'mobilenetv3-qat-int8-qdq']) cases.push([modelPath(name), inputPath(name)]);
+      for (const name of ['mlperftiny-kws-dscnn-int8', 'mlperftiny-ic-resnet8-int8', 'mobilenetv2-12-int8', 'mobilenetv3-qat-int8-qdq']) {
+        cases.push([modelPath(name), inputPath(name)]);
+      }
     }
     for (const [model, input] of cases) {
       const bytes = readFileSync(model);
