@@ -256,6 +256,7 @@ std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inpu
 
   ExecContext ctx(*pool_, isa_, maxMemoryBytes_, options.allowNonFinite);
   std::vector<const Tensor*> in;
+  std::vector<Tensor> traced;  // outputs to hash for the trace, once the run is done
   for (const Step& step : steps_) {
     in.clear();
     for (int id : step.inputs) {
@@ -290,11 +291,20 @@ std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inpu
       entry.op = step.opType;
       entry.dtype = result.dtype;
       entry.shape = result.shape;
-      entry.outputHash = hashTensor(result);
-      entry.leaf = traceLeafHash(entry.index, entry.op, entry.outputHash);
       trace->push_back(std::move(entry));
+      traced.push_back(result);  // keeps the buffer alive past its release below
     }
     for (int id : step.release) values[size_t(id)] = Tensor();
+  }
+  if (trace) {
+    // Each output hashes independently: spread them over the compute threads. A traced run keeps
+    // its intermediates until here, trading memory for hashing in parallel.
+    const size_t first = trace->size() - traced.size();
+    pool_->parallelFor(int64_t(traced.size()), [&](int64_t i) {
+      TraceEntry& entry = (*trace)[first + size_t(i)];
+      entry.outputHash = hashTensor(traced[size_t(i)]);
+      entry.leaf = traceLeafHash(entry.index, entry.op, entry.outputHash);
+    });
   }
   std::vector<NamedTensor> result;
   for (size_t i = 0; i < outputs_.size(); ++i) result.push_back({outputs_[i].name, values[size_t(outputIds_[i])]});
