@@ -4,6 +4,16 @@
 
 namespace bx {
 
+IntegerInputZeroPoint readIntegerInputZeroPoint(const BuildContext& ctx, size_t index, const char* role) {
+  IntegerInputZeroPoint zp;
+  if (!ctx.hasInput(index)) return zp;
+  const Tensor& z = ctx.requireConstant(index, role);
+  if (z.size() != 1) ctx.unsupported(std::string("a ") + role + " per row or channel");
+  zp.type = z.dtype;
+  zp.value = int32_t(z.intAt(0));
+  return zp;
+}
+
 LinearLayer::LinearLayer(const BuildContext& ctx, const LinearLayerSpec& s)
     : groups_(s.groups), rowsPerGroup_(s.rowsPerGroup), depth_(s.depth), inputType_(s.inputType),
       inputZeroPoint_(s.inputZeroPoint), requantize_(s.requantize), outputType_(s.outputType),

@@ -27,6 +27,14 @@ struct LinearLayerSpec {
   int32_t outputZeroPoint = 0;
 };
 
+// The optional activation zero point of ConvInteger / MatMulInteger (input `index`): per tensor
+// only; its type is the activation's type (uint8 when absent).
+struct IntegerInputZeroPoint {
+  DType type = DType::UInt8;
+  int32_t value = 0;
+};
+IntegerInputZeroPoint readIntegerInputZeroPoint(const BuildContext& ctx, size_t index, const char* role);
+
 class LinearLayer {
  public:
   // Throws ERR_BITEXACT_OVERFLOW_BOUND (naming the node and row) when some input could overflow

@@ -267,14 +267,7 @@ std::unique_ptr<Op> createConvInteger(BuildContext& ctx) {
   const Tensor& w = ctx.requireConstant(1, "weight");
   if (w.shape.empty()) ctx.invalid("weight has rank 0");
   const int64_t channels = w.shape[0];
-  DType inputType = DType::UInt8;
-  int32_t xzp = 0;
-  if (ctx.hasInput(2)) {
-    const Tensor& z = ctx.requireConstant(2, "input zero point");
-    if (z.size() != 1) ctx.unsupported("per-channel input zero point");
-    inputType = z.dtype;
-    xzp = int32_t(z.intAt(0));
-  }
+  const IntegerInputZeroPoint xzp = readIntegerInputZeroPoint(ctx, 2, "input zero point");
   std::vector<int32_t> wzp(size_t(channels), 0);
   if (ctx.hasInput(3)) {
     const Tensor& z = ctx.requireConstant(3, "weight zero point");
@@ -282,8 +275,7 @@ std::unique_ptr<Op> createConvInteger(BuildContext& ctx) {
     for (int64_t i = 0; i < z.size(); ++i) values.push_back(int32_t(z.intAt(i)));
     wzp = expandPerChannel(ctx, values, channels, "weight zero point");
   }
-  auto op = buildConv(ctx, w, inputType, xzp, wzp, {}, false, {}, DType::Int32, 0);
-  return op;
+  return buildConv(ctx, w, xzp.type, xzp.value, wzp, {}, false, {}, DType::Int32, 0);
 }
 
 }  // namespace bx

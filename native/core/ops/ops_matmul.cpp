@@ -152,14 +152,7 @@ std::unique_ptr<Op> createMatMulInteger(BuildContext& ctx) {
   ctx.requireInputs(2, 4);
   if (!ctx.constant(1)) ctx.unsupported("B must be a constant initializer (activation x activation MatMul is not supported yet)");
   const Tensor& b = ctx.requireConstant(1, "B");
-  DType inputType = DType::UInt8;
-  int32_t azp = 0;
-  if (ctx.hasInput(2)) {
-    const Tensor& z = ctx.requireConstant(2, "A zero point");
-    if (z.size() != 1) ctx.unsupported("per-row A zero point");
-    inputType = z.dtype;
-    azp = int32_t(z.intAt(0));
-  }
+  const IntegerInputZeroPoint azp = readIntegerInputZeroPoint(ctx, 2, "A zero point");
   int64_t depth, n, groups;
   const std::vector<uint8_t> rows = weightRows(ctx, b, false, &depth, &n, &groups);
   std::vector<int32_t> bzp(1, 0);
@@ -168,7 +161,7 @@ std::unique_ptr<Op> createMatMulInteger(BuildContext& ctx) {
     bzp.clear();
     for (int64_t i = 0; i < z.size(); ++i) bzp.push_back(int32_t(z.intAt(i)));
   }
-  return buildMatMul(ctx, rows, b.dtype == DType::Int8, groups, depth, n, inputType, azp, expandPerChannel(ctx, bzp, n, "B zero point"),
+  return buildMatMul(ctx, rows, b.dtype == DType::Int8, groups, depth, n, azp.type, azp.value, expandPerChannel(ctx, bzp, n, "B zero point"),
                      {}, false, {}, DType::Int32, 0, false);
 }
 
