@@ -2,6 +2,8 @@
 // on CPUs with AVX2 (every vector ISA path here implies it); the scalar ISA uses the reference.
 #include "depthwise.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -50,18 +52,37 @@ void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
     // Stride 1: treat the padded plane as one long row. Output (oy, ox) sits at oy*phaseWidth + ox;
     // the columns past outW are computed from neighbouring rows and dropped, which keeps every tap
     // one contiguous loop even for planes a few columns wide.
+    // Eight outputs at a time keep their sums in a register across all taps.
     thread_local std::vector<int32_t> wide;
+    thread_local std::vector<int64_t> tapOffset;
+    thread_local std::vector<int32_t> tapWeight;
     const int64_t span = g.outH * phaseWidth;
     if (wide.size() < size_t(span)) wide.resize(size_t(span));
     int32_t* out = wide.data();
-    for (int64_t i = 0; i < span; ++i) out[i] = p.bias;
+    tapOffset.clear();
+    tapWeight.clear();
     for (int64_t ky = 0; ky < g.kernelH; ++ky) {
       for (int64_t kx = 0; kx < g.kernelW; ++kx) {
         const int32_t w = int32_t(p.weights[ky * g.kernelW + kx]) - p.weightZeroPoint;
         if (w == 0) continue;
-        const int16_t* src = padded + ky * g.dilationH * phaseWidth + kx * g.dilationW;
-        for (int64_t i = 0; i < span; ++i) out[i] += w * int32_t(src[i]);
+        tapOffset.push_back(ky * g.dilationH * phaseWidth + kx * g.dilationW);
+        tapWeight.push_back(w);
       }
+    }
+    const size_t taps = tapOffset.size();
+    int64_t i = 0;
+    for (; i + 8 <= span; i += 8) {
+      __m256i sum = _mm256_set1_epi32(p.bias);
+      for (size_t t = 0; t < taps; ++t) {
+        const __m256i x16 = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(padded + tapOffset[t] + i)));
+        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(x16, _mm256_set1_epi32(tapWeight[t])));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), sum);
+    }
+    for (; i < span; ++i) {
+      int32_t sum = p.bias;
+      for (size_t t = 0; t < taps; ++t) sum += tapWeight[t] * int32_t(padded[tapOffset[t] + i]);
+      out[i] = sum;
     }
     for (int64_t oy = 0; oy < g.outH; ++oy) {
       for (int64_t ox = 0; ox < g.outW; ++ox) acc[oy * g.outW + ox] = out[oy * phaseWidth + ox];
