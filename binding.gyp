@@ -8,7 +8,7 @@
     {
       "target_name": "bitexact_avx2",
       "type": "static_library",
-      "sources": ["native/cpu/qgemm_avx2.cpp", "native/cpu/depthwise_avx2.cpp", "native/cpu/quantize_avx2.cpp"],
+      "sources": ["native/cpu/qgemm_avx2.cpp", "native/cpu/depthwise_avx2.cpp", "native/cpu/quantize_avx2.cpp", "native/core/keccak_x4_avx2.cpp"],
       "cflags_cc": ["<@(bx_flags)", "-mavx2"],
       "cflags_cc!": ["-fno-exceptions"],
       "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["<@(bx_flags)", "-mavx2"]}
@@ -31,7 +31,7 @@
       "target_name": "bitexact",
       "dependencies": ["bitexact_avx2", "bitexact_avx512", "bitexact_bmi2"],
       "sources": [
-        "<!@(node -p \"require('fs').readdirSync('native/core').filter(f=>f.endsWith('.cpp')&&!f.endsWith('_bmi2.cpp')).map(f=>'native/core/'+f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/core').filter(f=>f.endsWith('.cpp')&&!f.endsWith('_bmi2.cpp')&&!f.endsWith('_avx2.cpp')).map(f=>'native/core/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/core/ops').filter(f=>f.endsWith('.cpp')).map(f=>'native/core/ops/'+f).join(' ')\")",
         "native/cpu/isa.cpp",
         "native/cpu/thread_pool.cpp",

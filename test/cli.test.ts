@@ -108,6 +108,11 @@ describe('bitexact run --trace, diff, prove, check-proof', () => {
     expect(bitexact('check-proof', JSON.parse(readFileSync(b, 'utf8')).traceRoot, proofFile).code).toBe(1);
     writeFileSync(proofFile, JSON.stringify({ ...proof, siblings: proof.siblings.slice(1) }));
     expect(bitexact('check-proof', rootHash, proofFile).code).toBe(1);
+    // Traced runs hash intermediates four at a time with AVX2 Keccak; BITEXACT_CPU_ISA=scalar uses
+    // only the one-stream Keccak. Every leaf must agree.
+    const scalarTrace = join(dir, 'scalar.trace.json');
+    expect(bitexactWithEnv({ BITEXACT_CPU_ISA: 'scalar' }, 'run', model, '--input', join(digits, 'digit-2.pb'), '--trace', scalarTrace).code).toBe(0);
+    expect(JSON.parse(readFileSync(scalarTrace, 'utf8')).leaves).toEqual(JSON.parse(readFileSync(a, 'utf8')).leaves);
     // A tampered trace file is refused with a one-line reason (exit 2).
     const tampered = JSON.parse(readFileSync(a, 'utf8'));
     tampered.leaves[3].leaf = tampered.leaves[4].leaf;

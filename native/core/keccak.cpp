@@ -33,6 +33,8 @@ inline uint64_t loadLittleEndian64(const uint8_t* p) {
 
 Keccak256::Keccak256() { std::memset(state_, 0, sizeof(state_)); }
 
+Keccak256::Keccak256(const uint64_t (&absorbedState)[25]) { std::memcpy(state_, absorbedState, sizeof(state_)); }
+
 void Keccak256::absorbBlock(const uint8_t* block) {
   for (size_t i = 0; i < kRate / 8; ++i) state_[i] ^= loadLittleEndian64(block + 8 * i);
   permute(state_);

@@ -12,6 +12,8 @@ using Hash32 = std::array<uint8_t, 32>;
 class Keccak256 {
  public:
   Keccak256();
+  // Continues a hash whose first whole blocks were absorbed elsewhere (the 4-lane AVX2 path).
+  explicit Keccak256(const uint64_t (&absorbedState)[25]);
   void update(const void* data, size_t length);
   Hash32 finish();
 

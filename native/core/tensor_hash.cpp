@@ -1,10 +1,18 @@
 #include "tensor_hash.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "keccak_x4.h"
 
 namespace bx {
 
-Hash32 hashTensorParts(DType dtype, const Shape& shape, const void* data, size_t byteLength) {
+namespace {
+
+std::vector<uint8_t> canonicalHeader(DType dtype, const Shape& shape) {
   if (shape.size() > 255) fail(ErrorCode::Input, "tensor rank above 255 cannot be hashed");
   std::vector<uint8_t> header;
   header.reserve(2 + 8 * shape.size());
@@ -14,6 +22,66 @@ Hash32 hashTensorParts(DType dtype, const Shape& shape, const void* data, size_t
     const uint64_t d = uint64_t(dim);
     for (int i = 0; i < 8; ++i) header.push_back(uint8_t(d >> (8 * i)));
   }
+  return header;
+}
+
+bool cpuHasAvx2() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool has = [] {
+    __builtin_cpu_init();
+    const char* forced = std::getenv("BITEXACT_CPU_ISA");
+    return __builtin_cpu_supports("avx2") && !(forced && std::string(forced) == "scalar");
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+void hashTensorsX4(const Tensor* const tensors[4], Hash32 out[4]) {
+  std::vector<uint8_t> headers[4];
+  size_t lengths[4];
+  size_t common = SIZE_MAX;
+  for (int j = 0; j < 4; ++j) {
+    headers[j] = canonicalHeader(tensors[j]->dtype, tensors[j]->shape);
+    lengths[j] = headers[j].size() + tensors[j]->byteSize();
+    common = std::min(common, lengths[j] / kKeccakRate);
+  }
+  if (!cpuHasAvx2() || common == 0) {
+    for (int j = 0; j < 4; ++j) out[j] = hashTensor(*tensors[j]);
+    return;
+  }
+  // Message j is header_j followed by data_j; a block may straddle the two.
+  const auto copyRange = [&](int j, size_t from, size_t count, uint8_t* dst) {
+    const size_t h = headers[j].size();
+    if (from < h) {
+      const size_t n = std::min(count, h - from);
+      std::memcpy(dst, headers[j].data() + from, n);
+      dst += n;
+      from += n;
+      count -= n;
+    }
+    if (count) std::memcpy(dst, tensors[j]->bytes() + (from - h), count);
+  };
+  uint64_t states[4][25];
+  const auto writeBlock = [](void* context, int j, size_t b, uint8_t* dst) {
+    (*static_cast<decltype(copyRange)*>(context))(j, b * kKeccakRate, kKeccakRate, dst);
+  };
+  keccakAbsorbX4Avx2(common, writeBlock, const_cast<void*>(static_cast<const void*>(&copyRange)), states);
+  for (int j = 0; j < 4; ++j) {
+    Keccak256 h(states[j]);
+    const size_t from = common * kKeccakRate, headerLength = headers[j].size();
+    if (from < headerLength) h.update(headers[j].data() + from, headerLength - from);
+    const size_t dataFrom = from > headerLength ? from - headerLength : 0;
+    h.update(tensors[j]->bytes() + dataFrom, tensors[j]->byteSize() - dataFrom);
+    out[j] = h.finish();
+  }
+}
+
+Hash32 hashTensorParts(DType dtype, const Shape& shape, const void* data, size_t byteLength) {
+  const std::vector<uint8_t> header = canonicalHeader(dtype, shape);
   Keccak256 h;
   h.update(header.data(), header.size());
   h.update(data, byteLength);
