@@ -10,18 +10,42 @@ namespace {
 
 using Permutation = void (*)(uint64_t*);
 
-// BITEXACT_CPU_ISA=scalar forces the baseline build too, so tests can check both against ethers.
-Permutation pickPermutation() {
+bool forcedScalar() {
   const char* forced = std::getenv("BITEXACT_CPU_ISA");
-  if (forced && std::strcmp(forced, "scalar") == 0) return keccak_detail::permuteBaseline;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2")) return keccak_detail::permuteBmi2;
-#endif
-  return keccak_detail::permuteBaseline;
+  return forced && std::strcmp(forced, "scalar") == 0;
 }
 
-const Permutation permute = pickPermutation();
+bool cpuSupports(const char* feature) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (std::strcmp(feature, "bmi2") == 0) return __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+  if (std::strcmp(feature, "avx2") == 0) return __builtin_cpu_supports("avx2");
+#endif
+  return false;
+}
+
+Permutation pickPermutation() { return keccakUseBmi2() ? keccak_detail::permuteBmi2 : keccak_detail::permuteBaseline; }
+
+}  // namespace
+
+bool keccakUseBmi2() {
+  static const bool use = !forcedScalar() && cpuSupports("bmi2");
+  return use;
+}
+
+bool keccakUseAvx2() {
+  static const bool use = !forcedScalar() && cpuSupports("avx2");
+  return use;
+}
+
+namespace {
+
+// Chosen on first use (not at static initialisation, whose order across files is unspecified),
+// once per hash object rather than per block.
+Permutation chosenPermutation() {
+  static const Permutation chosen = pickPermutation();
+  return chosen;
+}
 
 inline uint64_t loadLittleEndian64(const uint8_t* p) {
   uint64_t v;
@@ -31,13 +55,15 @@ inline uint64_t loadLittleEndian64(const uint8_t* p) {
 
 }  // namespace
 
-Keccak256::Keccak256() { std::memset(state_, 0, sizeof(state_)); }
+Keccak256::Keccak256() : permute_(chosenPermutation()) { std::memset(state_, 0, sizeof(state_)); }
 
-Keccak256::Keccak256(const uint64_t (&absorbedState)[25]) { std::memcpy(state_, absorbedState, sizeof(state_)); }
+Keccak256::Keccak256(const uint64_t (&absorbedState)[25]) : permute_(chosenPermutation()) {
+  std::memcpy(state_, absorbedState, sizeof(state_));
+}
 
 void Keccak256::absorbBlock(const uint8_t* block) {
   for (size_t i = 0; i < kRate / 8; ++i) state_[i] ^= loadLittleEndian64(block + 8 * i);
-  permute(state_);
+  permute_(state_);
 }
 
 void Keccak256::update(const void* data, size_t length) {

@@ -19,6 +19,7 @@ class Keccak256 {
 
  private:
   static constexpr size_t kRate = 136;  // bytes absorbed per permutation for a 256-bit output
+  void (*permute_)(uint64_t*);
   uint64_t state_[25];
   uint8_t pending_[kRate];
   size_t pendingLength_ = 0;
@@ -26,5 +27,11 @@ class Keccak256 {
 };
 
 Hash32 keccak256(const void* data, size_t length);
+
+// Which Keccak builds this CPU may use: BMI1/2 for the one-stream permutation, AVX2 for four
+// streams at once. BITEXACT_CPU_ISA=scalar turns both off, so tests can compare them with the
+// baseline.
+bool keccakUseBmi2();
+bool keccakUseAvx2();
 
 }  // namespace bx

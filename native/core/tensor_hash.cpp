@@ -1,9 +1,7 @@
 #include "tensor_hash.h"
 
 #include <algorithm>
-#include <climits>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 
 #include "keccak_x4.h"
@@ -25,19 +23,6 @@ std::vector<uint8_t> canonicalHeader(DType dtype, const Shape& shape) {
   return header;
 }
 
-bool cpuHasAvx2() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool has = [] {
-    __builtin_cpu_init();
-    const char* forced = std::getenv("BITEXACT_CPU_ISA");
-    return __builtin_cpu_supports("avx2") && !(forced && std::string(forced) == "scalar");
-  }();
-  return has;
-#else
-  return false;
-#endif
-}
-
 }  // namespace
 
 void hashTensorsX4(const Tensor* const tensors[4], Hash32 out[4]) {
@@ -49,7 +34,7 @@ void hashTensorsX4(const Tensor* const tensors[4], Hash32 out[4]) {
     lengths[j] = headers[j].size() + tensors[j]->byteSize();
     common = std::min(common, lengths[j] / kKeccakRate);
   }
-  if (!cpuHasAvx2() || common == 0) {
+  if (!keccakUseAvx2() || common == 0) {
     for (int j = 0; j < 4; ++j) out[j] = hashTensor(*tensors[j]);
     return;
   }
