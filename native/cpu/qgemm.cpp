@@ -216,7 +216,11 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   const int64_t quads = quadCount(w.depth);
   const int64_t panels = (columns + kPanelWidth - 1) / kPanelWidth;
   const int64_t rowBlocks = (w.rows + mr - 1) / mr;
-  const int64_t wantedChunks = int64_t(pool.threads()) * 4;
+  // Tiny products (a classifier row, a 1x1 conv on a 7x7 map) finish faster on the calling thread
+  // than it takes to wake the pool.
+  constexpr int64_t kInlineMacs = int64_t(1) << 17;
+  const bool tiny = w.rows * columns * w.depth < kInlineMacs;
+  const int64_t wantedChunks = tiny ? 1 : int64_t(pool.threads()) * 4;
   // Blocking: a chunk packs up to kMaxPanelsPerChunk panels (kept in L2) and sweeps every row
   // block of its share over them, so one row block's weights stay in L1 across the panels.
   constexpr int64_t kMaxPanelsPerChunk = 8;
@@ -232,7 +236,7 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   // Every CPU with AVX-512 VNNI has AVX2; the vector epilogue needs contiguous output columns.
   const RowEpilogue epilogue = e.colStride == 1 ? rowEpilogueAvx2 : rowEpiloguePortable;
 
-  pool.parallelFor(columnChunks * rowSplits, [&](int64_t chunk) {
+  const auto runChunk = [&](int64_t chunk) {
     const int64_t firstPanel = (chunk / rowSplits) * panelsPerChunk;
     const int64_t split = chunk % rowSplits;
     const int64_t panelCount = std::min(panelsPerChunk, panels - firstPanel);
@@ -266,7 +270,12 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
                  uint32_t(w.zeroPoints[size_t(row)]), colSums);
       }
     }
-  });
+  };
+  if (tiny) {
+    for (int64_t chunk = 0; chunk < columnChunks * rowSplits; ++chunk) runChunk(chunk);
+  } else {
+    pool.parallelFor(columnChunks * rowSplits, runChunk);
+  }
 }
 
 }  // namespace bx::cpu
