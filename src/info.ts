@@ -11,6 +11,8 @@ export interface Info {
     bestIsa: string;
     /** BITEXACT_CPU_ISA when set */
     forcedIsa: string | null;
+    /** ISAs this CPU has whose kernels failed their known-answer self-test; they are never used */
+    failedSelfTest: string[];
     threads: number;
   };
   backends: string[];
@@ -22,7 +24,13 @@ export function info(): Info {
   return {
     version: engineVersion,
     specVersion: n.specVersion,
-    cpu: { isas: n.isas, bestIsa: n.bestIsa, forcedIsa: process.env.BITEXACT_CPU_ISA || null, threads: n.defaultThreads },
+    cpu: {
+      isas: n.isas,
+      bestIsa: n.bestIsa,
+      forcedIsa: process.env.BITEXACT_CPU_ISA || null,
+      failedSelfTest: n.failedSelfTest,
+      threads: n.defaultThreads,
+    },
     backends: n.backends,
     cuda: n.cuda,
   };

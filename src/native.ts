@@ -65,6 +65,8 @@ export interface NativeInfo {
   specVersion: number;
   isas: string[];
   bestIsa: string;
+  /** ISAs the CPU has whose kernels failed the known-answer self-test (never used) */
+  failedSelfTest: string[];
   defaultThreads: number;
   backends: string[];
   cuda: { compiled: boolean; devices: unknown[]; reason: string };

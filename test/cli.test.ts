@@ -144,5 +144,9 @@ describe('bitexact hash and info', () => {
     expect(i.cpu.isas).toContain('scalar');
     expect(i.backends).toContain('cpu');
     expect(i.cuda.compiled).toBe(false);
+    // A vector path whose kernels fail the known-answer self-test is reported and never offered.
+    for (const isa of i.cpu.failedSelfTest) expect(i.cpu.isas).not.toContain(isa);
+    expect(i.cpu.failedSelfTest).not.toContain(i.cpu.bestIsa);
+    if (i.cpu.failedSelfTest.length) console.warn(`bitexact: ${i.cpu.failedSelfTest.join(', ')} FAILED the kernel self-test on this CPU`);
   });
 });

@@ -23,6 +23,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < isas.size(); ++i) list.Set(uint32_t(i), cpu::isaName(isas[i]));
   o.Set("isas", list);
   o.Set("bestIsa", cpu::isaName(cpu::bestIsa()));
+  const std::vector<cpu::Isa> failed = cpu::failedSelfTestIsas();
+  Napi::Array failedList = Napi::Array::New(env, failed.size());
+  for (size_t i = 0; i < failed.size(); ++i) failedList.Set(uint32_t(i), cpu::isaName(failed[i]));
+  o.Set("failedSelfTest", failedList);
   o.Set("defaultThreads", cpu::defaultThreadCount());
   Napi::Array backends = Napi::Array::New(env, 1);
   backends.Set(0u, "cpu");

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "../core/errors.h"
+#include "qgemm.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
@@ -70,13 +71,32 @@ bool parseIsaName(const std::string& name, Isa* out) {
   return false;
 }
 
-bool isaSupported(Isa isa) {
+bool cpuHasIsa(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return true;
     case Isa::Avx2: return features().avx2;
     case Isa::Avx512Vnni: return features().avx512;
   }
   return false;
+}
+
+bool isaPassedSelfTest(Isa isa) {
+  static const bool avx2 = cpuHasIsa(Isa::Avx2) && packedGemmSelfTest(Isa::Avx2);
+  static const bool avx512 = cpuHasIsa(Isa::Avx512Vnni) && packedGemmSelfTest(Isa::Avx512Vnni);
+  switch (isa) {
+    case Isa::Scalar: return true;
+    case Isa::Avx2: return avx2;
+    case Isa::Avx512Vnni: return avx512;
+  }
+  return false;
+}
+
+bool isaSupported(Isa isa) { return cpuHasIsa(isa) && isaPassedSelfTest(isa); }
+
+std::vector<Isa> failedSelfTestIsas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512Vnni}) if (cpuHasIsa(isa) && !isaPassedSelfTest(isa)) out.push_back(isa);
+  return out;
 }
 
 std::vector<Isa> supportedIsas() {
@@ -100,8 +120,11 @@ Isa resolveIsa(const std::string& requested) {
   if (!parseIsaName(name, &isa)) {
     fail(ErrorCode::Isa, source + " is '" + name + "'; expected one of scalar, avx2, avx512vnni");
   }
-  if (!isaSupported(isa)) {
+  if (!cpuHasIsa(isa)) {
     fail(ErrorCode::Isa, source + " asks for " + name + ", which this CPU does not support");
+  }
+  if (!isaPassedSelfTest(isa)) {
+    fail(ErrorCode::Isa, source + " asks for " + name + ", whose kernels failed their known-answer self-test on this CPU");
   }
   return isa;
 }

@@ -11,7 +11,11 @@ enum class Isa { Scalar = 0, Avx2 = 1, Avx512Vnni = 2 };
 
 const char* isaName(Isa isa);
 bool parseIsaName(const std::string& name, Isa* out);
-bool isaSupported(Isa isa);          // by this CPU and this build
+bool cpuHasIsa(Isa isa);            // the CPU (and OS) can execute it
+// cpuHasIsa and its kernels passed a known-answer test on first use (packedGemmSelfTest): a path
+// that computes anything but the exact sums is never offered or chosen.
+bool isaSupported(Isa isa);
+std::vector<Isa> failedSelfTestIsas();
 std::vector<Isa> supportedIsas();    // ascending
 Isa bestIsa();
 // The ISA a model uses: `requested` when non-empty, else BITEXACT_CPU_ISA, else bestIsa().

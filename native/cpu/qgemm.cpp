@@ -209,6 +209,49 @@ void rowEpiloguePortable(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t
   }
 }
 
+bool packedGemmSelfTest(Isa isa) {
+  constexpr int64_t kRows = 13, kDepth = 77, kColumns = 37;
+  uint32_t seed = 12345;
+  const auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return uint8_t(seed >> 16);
+  };
+  std::vector<uint8_t> weights(kRows * kDepth), activations(kColumns * kDepth);
+  for (auto& b : weights) b = next();
+  for (auto& b : activations) b = next();
+  weights[0] = 0x80;  // -128 and 255 at least once
+  activations[0] = 255;
+  std::vector<int32_t> weightZeroPoints(kRows), bias(kRows);
+  for (int64_t r = 0; r < kRows; ++r) {
+    weightZeroPoints[size_t(r)] = r % 3 == 0 ? int32_t(int8_t(next())) : 0;
+    bias[size_t(r)] = int32_t(next()) * 1000 - 128000;
+  }
+  const int32_t activationZeroPoint = 201;
+  const PackedWeights w = packWeights(isa, weights.data(), true, kRows, kDepth, weightZeroPoints);
+  const std::vector<int32_t> constants = makeRowConstants(w, activationZeroPoint, bias);
+  std::vector<int32_t> out(kRows * kColumns, 0);
+  GemmEpilogue e;
+  e.rowConstant = constants.data();
+  e.requantize = false;
+  e.out = reinterpret_cast<uint8_t*>(out.data());
+  e.rowStride = kColumns;
+  e.colStride = 1;
+  ThreadPool single(1);
+  MatrixSource src(activations.data(), false, kDepth, 1, kDepth);
+  runPackedGemm(single, w, src, kColumns, e);
+  for (int64_t r = 0; r < kRows; ++r) {
+    for (int64_t c = 0; c < kColumns; ++c) {
+      int64_t acc = bias[size_t(r)];
+      for (int64_t k = 0; k < kDepth; ++k) {
+        acc += (int64_t(activations[size_t(c * kDepth + k)]) - activationZeroPoint) *
+               (int64_t(int8_t(weights[size_t(r * kDepth + k)])) - weightZeroPoints[size_t(r)]);
+      }
+      if (out[size_t(r * kColumns + c)] != int32_t(acc)) return false;
+    }
+  }
+  return true;
+}
+
 void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSource& src, int64_t columns,
                    const GemmEpilogue& e) {
   if (w.isa == Isa::Scalar) fail(ErrorCode::Internal, "packed GEMM called for the scalar reference");

@@ -106,6 +106,10 @@ std::vector<int32_t> makeRowConstants(const PackedWeights& w, int32_t activation
 void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSource& src, int64_t columns,
                    const GemmEpilogue& epilogue);
 
+// Known-answer test of one vector path: a packed GEMM with awkward sizes and zero points against
+// the direct int64 dot products. Run once per ISA before the ISA is offered (isa.cpp).
+bool packedGemmSelfTest(Isa isa);
+
 // Micro-kernels, one per ISA translation unit: acc[r * accStride + i] (r < MR, i < 16) = dots of
 // one weight row block and one panel.
 void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);

@@ -264,6 +264,7 @@ function commandInfo(args: string[]): number {
     [
       `bitexact ${i.version} (specVersion ${i.specVersion})`,
       `cpu isas: ${i.cpu.isas.join(', ')} (using ${i.cpu.forcedIsa ?? i.cpu.bestIsa}${i.cpu.forcedIsa ? ', forced by BITEXACT_CPU_ISA' : ''})`,
+      ...(i.cpu.failedSelfTest.length ? [`WARNING: ${i.cpu.failedSelfTest.join(', ')} failed the kernel self-test and is not used`] : []),
       `threads: ${i.cpu.threads}`,
       `backends: ${i.backends.join(', ')}`,
       `cuda: ${i.cuda.compiled ? 'compiled' : 'not compiled'} (${i.cuda.reason})`,

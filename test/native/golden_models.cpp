@@ -84,5 +84,9 @@ int main(int argc, char** argv) {
   std::printf("%d checks, %d failed, %d models skipped (ISAs:", checks, failures, skipped);
   for (bx::cpu::Isa isa : bx::cpu::supportedIsas()) std::printf(" %s", bx::cpu::isaName(isa));
   std::printf(")\n");
+  for (bx::cpu::Isa isa : bx::cpu::failedSelfTestIsas()) {
+    std::printf("FAIL  %s kernels failed their known-answer self-test on this CPU (never used)\n", bx::cpu::isaName(isa));
+    ++failures;
+  }
   return failures == 0 ? 0 : 1;
 }
