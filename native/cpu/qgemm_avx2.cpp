@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "avx2_rounding.h"
 #include "qgemm.h"
 
 namespace bx::cpu {
@@ -55,26 +56,6 @@ void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads
   halfPanel(panel, w, quads, acc, accStride);
   halfPanel(panel + 32, w, quads, acc + 8, accStride);
 }
-
-namespace {
-
-// RHE(p, s) for four int64 lanes with |p| < 2^62, then clamped to [lo, hi] (as int64): the rule
-// of numerics.h. AVX2 has no 64-bit arithmetic shift, so p is offset by 2^62 (a multiple of 2^s)
-// to make it non-negative, shifted logically, and the offset removed.
-inline __m256i roundShift(__m256i p, __m256i bias, __m128i shift, __m256i offsetOut, __m256i mask) {
-  const __m256i t = _mm256_add_epi64(p, bias);                      // p + 2^(s-1) + 2^62
-  const __m256i q = _mm256_sub_epi64(_mm256_srl_epi64(t, shift), offsetOut);  // floor((p + half) / 2^s)
-  const __m256i tie = _mm256_cmpeq_epi64(_mm256_and_si256(t, mask), _mm256_setzero_si256());
-  return _mm256_sub_epi64(q, _mm256_and_si256(tie, _mm256_and_si256(q, _mm256_set1_epi64x(1))));  // ties to even
-}
-
-inline __m256i roundShiftClamp(__m256i p, __m256i bias, __m128i shift, __m256i offsetOut, __m256i mask, __m256i lo, __m256i hi) {
-  __m256i q = roundShift(p, bias, shift, offsetOut, mask);
-  q = _mm256_blendv_epi8(q, lo, _mm256_cmpgt_epi64(lo, q));
-  return _mm256_blendv_epi8(q, hi, _mm256_cmpgt_epi64(q, hi));
-}
-
-}  // namespace
 
 void rowEpilogueAvx2(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc,
                      uint32_t rowConstant, uint32_t zb, const int32_t* colSums) {

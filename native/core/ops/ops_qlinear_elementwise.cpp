@@ -1,4 +1,5 @@
 // com.microsoft QLinearAdd and QLinearMul with broadcasting.
+#include "../../cpu/elementwise_avx2.h"
 #include "../qparams.h"
 #include "broadcast.h"
 #include "ops_common.h"
@@ -94,6 +95,20 @@ class QLinearAddOp : public Op {
 // a loop over locals only (stores through a byte pointer would otherwise force reloads).
 void QLinearAddOp::runSameShape(ExecContext& ctx, const Tensor& a, const Tensor& b, std::vector<Tensor>& out) const {
   Tensor y = ctx.allocate(q_.y.dtype, a.shape);
+  // Every vector ISA here implies AVX2; its 32x32-bit products need both multipliers below 2^31
+  // (llround can reach exactly 2^31 for the larger one).
+  if (ctx.isa != cpu::Isa::Scalar && m_.a < (int64_t(1) << 31) && m_.b < (int64_t(1) << 31)) {
+    const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8;
+    const uint8_t* pa = a.bytes();
+    const uint8_t* pb = b.bytes();
+    uint8_t* py = y.buffer->data();
+    parallelRange(ctx.pool, a.size(), 1 << 15, [&](int64_t begin, int64_t end) {
+      cpu::qlinearAddBytesAvx2(pa + begin, sa, q_.a.zeroPoints[0], pb + begin, sb, q_.b.zeroPoints[0], m_, q_.y.zeroPoints[0],
+                               q_.y.range(), py + begin, end - begin);
+    });
+    out[0] = std::move(y);
+    return;
+  }
   int64_t termA[256], termB[256];
   const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8;
   for (int32_t byte = 0; byte < 256; ++byte) {

@@ -1,0 +1,47 @@
+// Built with -mavx2; only called on CPUs with AVX2.
+#include "elementwise_avx2.h"
+
+#include <immintrin.h>
+
+#include "avx2_rounding.h"
+
+namespace bx::cpu {
+namespace {
+
+inline __m256i widen(const uint8_t* p, bool isSigned) {
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return isSigned ? _mm256_cvtepi8_epi32(bytes) : _mm256_cvtepu8_epi32(bytes);
+}
+
+}  // namespace
+
+void qlinearAddBytesAvx2(const uint8_t* a, bool signedA, int32_t za, const uint8_t* b, bool signedB, int32_t zb,
+                         const MultiplierPair& m, int32_t zy, QRange range, uint8_t* y, int64_t n) {
+  const RoundShiftConstants k(m.shift);
+  const __m256i ma = _mm256_set1_epi64x(m.a), mb = _mm256_set1_epi64x(m.b);
+  const __m256i zaV = _mm256_set1_epi32(za), zbV = _mm256_set1_epi32(zb);
+  const __m256i lo = _mm256_set1_epi64x(int64_t(range.lo) - zy), hi = _mm256_set1_epi64x(int64_t(range.hi) - zy);
+  const __m256i zyV = _mm256_set1_epi32(zy);
+  const bool signedOut = range.lo < 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i ca = _mm256_sub_epi32(widen(a + i, signedA), zaV);
+    const __m256i cb = _mm256_sub_epi32(widen(b + i, signedB), zbV);
+    // int32 x int32 -> int64 on the even lanes, then the odd lanes moved down.
+    const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(ca, ma), _mm256_mul_epi32(cb, mb));
+    const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(ca, 32), ma), _mm256_mul_epi32(_mm256_srli_epi64(cb, 32), mb));
+    const __m256i qe = roundShiftClamp(even, k.bias, k.shift, k.offsetOut, k.mask, lo, hi);
+    const __m256i qo = roundShiftClamp(odd, k.bias, k.shift, k.offsetOut, k.mask, lo, hi);
+    const __m256i v = _mm256_add_epi32(_mm256_blend_epi32(qe, _mm256_slli_epi64(qo, 32), 0xaa), zyV);
+    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    const __m128i bytes = signedOut ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), bytes);
+  }
+  for (; i < n; ++i) {
+    const int32_t va = (signedA ? int32_t(int8_t(a[i])) : int32_t(a[i])) - za;
+    const int32_t vb = (signedB ? int32_t(int8_t(b[i])) : int32_t(b[i])) - zb;
+    y[i] = uint8_t(saturate(applyMultiplierPair(va, vb, m) + zy, range.lo, range.hi));
+  }
+}
+
+}  // namespace bx::cpu
