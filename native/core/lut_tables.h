@@ -9,6 +9,9 @@
 
 namespace bx {
 
+// LeakyRelu as ONNX defines it, one binary32 multiply (shared by QLinearLeakyRelu and the QDQ form).
+inline float leakyRelu(float v, float alpha) { return v >= 0.0f ? v : alpha * v; }
+
 // table[v - lo(x)] = Q(f(DQ(v))) for every v of the input type.
 Tensor floatFunctionTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero,
                           const std::function<float(float)>& f);

@@ -269,7 +269,7 @@ std::optional<std::function<float(float)>> elementwiseFunction(const QdqGraph& g
   if (isStandardOp(op, "LeakyRelu")) {
     const onnx::Attribute* a = op.attribute("alpha");
     const float alpha = a ? a->f : 0.01f;
-    return [alpha](float v) { return v >= 0.0f ? v : alpha * v; };
+    return [alpha](float v) { return leakyRelu(v, alpha); };
   }
   if (isStandardOp(op, "HardSigmoid") || isStandardOp(op, "HardSwish")) {
     const bool swish = isStandardOp(op, "HardSwish");

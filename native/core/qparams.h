@@ -25,6 +25,10 @@ struct QuantParams {
 QuantParams readQuantParams(const BuildContext& ctx, size_t scaleIndex, size_t zeroPointIndex, DType defaultType,
                             const char* role);
 
+// readQuantParams restricted to what the QLinear elementwise/pool/LUT ops handle: one scale and
+// zero point of type uint8 or int8; anything else is ERR_BITEXACT_UNSUPPORTED_OP naming the role.
+QuantParams readPerTensorByteParams(const BuildContext& ctx, size_t scaleIndex, size_t zeroPointIndex, const char* role);
+
 // A per-tensor (one value) or per-channel list, as one value per channel; the node is named when
 // the length fits neither.
 template <typename T>

@@ -11,6 +11,15 @@ int64_t normalizeAxis(int64_t axis, int64_t rank, const char* opName) {
   return a;
 }
 
+std::vector<int64_t> readInts(const Tensor& t, const std::string& where, const char* role) {
+  if (t.dtype != DType::Int64 && t.dtype != DType::Int32) {
+    fail(ErrorCode::Input, where + ": " + role + " must be int64, got " + dtypeName(t.dtype));
+  }
+  std::vector<int64_t> v(size_t(t.size()));
+  for (int64_t i = 0; i < t.size(); ++i) v[size_t(i)] = t.intAt(i);
+  return v;
+}
+
 void parallelRange(cpu::ThreadPool& pool, int64_t count, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (count <= 0) return;
   const int64_t maxChunks = int64_t(pool.threads()) * 4;
@@ -24,6 +33,28 @@ AxisLayout axisLayout(const Shape& shape, int64_t axis) {
   AxisLayout l;
   l.channels = shape[size_t(axis)];
   for (size_t i = size_t(axis) + 1; i < shape.size(); ++i) l.inner *= shape[i];
+  return l;
+}
+
+ConcatLayout planConcat(const std::vector<const Tensor*>& parts, int64_t axis, const std::string& where) {
+  const Tensor& first = *parts[0];
+  const int64_t rank = int64_t(first.shape.size());
+  ConcatLayout l;
+  l.axis = normalizeAxis(axis, rank, "Concat");
+  l.shape = first.shape;
+  l.shape[size_t(l.axis)] = 0;
+  for (const Tensor* t : parts) {
+    if (t->dtype != first.dtype || int64_t(t->shape.size()) != rank) fail(ErrorCode::Input, where + ": inputs differ in type or rank");
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d != l.axis && t->shape[size_t(d)] != first.shape[size_t(d)]) {
+        fail(ErrorCode::Input, where + ": input shapes " + shapeToString(first.shape) + " and " + shapeToString(t->shape) +
+                                   " do not concatenate");
+      }
+    }
+    l.shape[size_t(l.axis)] += t->shape[size_t(l.axis)];
+  }
+  for (int64_t d = 0; d < l.axis; ++d) l.outer *= l.shape[size_t(d)];
+  for (int64_t d = l.axis + 1; d < rank; ++d) l.inner *= l.shape[size_t(d)];
   return l;
 }
 

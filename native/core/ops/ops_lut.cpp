@@ -51,31 +51,20 @@ std::unique_ptr<Op> makeLutOp(const Tensor& table, int64_t axis, const std::stri
   return std::make_unique<LutOp>(table, table.size() / 256, axis, where);
 }
 
-namespace {
-
-QuantParams perTensorParams(BuildContext& ctx, size_t scale, size_t zp, const char* role) {
-  QuantParams q = readQuantParams(ctx, scale, zp, DType::UInt8, role);
-  if (!q.perTensor()) ctx.unsupported(std::string("per-channel ") + role + " quantisation");
-  if (q.dtype != DType::UInt8 && q.dtype != DType::Int8) ctx.unsupported(std::string(role) + " type " + dtypeName(q.dtype));
-  return q;
-}
-
-}  // namespace
-
 // com.microsoft QLinearSigmoid: a table from the integer sigmoid.
 std::unique_ptr<Op> createQLinearSigmoid(BuildContext& ctx) {
   ctx.requireInputs(4, 5);
-  const QuantParams x = perTensorParams(ctx, 1, 2, "input"), y = perTensorParams(ctx, 3, 4, "output");
+  const QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input"), y = readPerTensorByteParams(ctx, 3, 4, "output");
   return makeLutOp(sigmoidTable(x.dtype, x.scales[0], x.zeroPoints[0], y.dtype, y.scales[0], y.zeroPoints[0]), 1, ctx.where());
 }
 
 // com.microsoft QLinearLeakyRelu: x >= 0 ? x : alpha * x, in binary32, tabulated.
 std::unique_ptr<Op> createQLinearLeakyRelu(BuildContext& ctx) {
   ctx.requireInputs(4, 5);
-  const QuantParams x = perTensorParams(ctx, 1, 2, "input"), y = perTensorParams(ctx, 3, 4, "output");
+  const QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input"), y = readPerTensorByteParams(ctx, 3, 4, "output");
   const float alpha = ctx.attrFloat("alpha", 0.01f);
   return makeLutOp(floatFunctionTable(x.dtype, x.scales[0], x.zeroPoints[0], y.dtype, y.scales[0], y.zeroPoints[0],
-                                      [alpha](float v) { return v >= 0.0f ? v : alpha * v; }),
+                                      [alpha](float v) { return leakyRelu(v, alpha); }),
                    1, ctx.where());
 }
 

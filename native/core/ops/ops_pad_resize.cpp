@@ -8,13 +8,6 @@
 namespace bx {
 namespace {
 
-std::vector<int64_t> readInts(const Tensor& t, const std::string& where, const char* role) {
-  if (t.dtype != DType::Int64 && t.dtype != DType::Int32) fail(ErrorCode::Input, where + ": " + role + " must be int64");
-  std::vector<int64_t> v(size_t(t.size()));
-  for (int64_t i = 0; i < t.size(); ++i) v[size_t(i)] = t.intAt(i);
-  return v;
-}
-
 // Copies one element per output position from a per-dimension source index (-1 = fill value).
 void gatherByAxisIndices(const Tensor& x, Tensor& y, const std::vector<std::vector<int64_t>>& sources, const uint8_t* fill) {
   const size_t rank = y.shape.size();

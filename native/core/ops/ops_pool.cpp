@@ -102,13 +102,6 @@ class QuantizedMeanOp : public Op {
   std::string where_;
 };
 
-QuantParams readPerTensor8(BuildContext& ctx, size_t scale, size_t zp, const char* role) {
-  QuantParams q = readQuantParams(ctx, scale, zp, DType::UInt8, role);
-  if (!q.perTensor()) ctx.unsupported(std::string("per-channel ") + role + " quantisation");
-  if (q.dtype != DType::UInt8 && q.dtype != DType::Int8) ctx.unsupported(std::string(role) + " type " + dtypeName(q.dtype));
-  return q;
-}
-
 template <typename T>
 void maxPoolPlanes(const T* x, T* y, int64_t planes, int64_t inH, int64_t inW, int64_t outH, int64_t outW,
                    const int64_t* kernel, const int64_t* stride, const int64_t* dilation, const int64_t* padBegin,
@@ -266,8 +259,8 @@ class QLinearAveragePoolOp : public Op {
 
 std::unique_ptr<Op> createQLinearAveragePool(BuildContext& ctx) {
   ctx.requireInputs(5, 5);
-  QuantParams x = readPerTensor8(ctx, 1, 2, "input");
-  QuantParams y = readPerTensor8(ctx, 3, 4, "output");
+  QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input");
+  QuantParams y = readPerTensorByteParams(ctx, 3, 4, "output");
   if (ctx.attrInt("channels_last", 0) != 0) ctx.unsupported("channels_last=1");
   const std::vector<int64_t> kernel = ctx.attrInts("kernel_shape");
   if (kernel.size() != 1 && kernel.size() != 2) ctx.unsupported("only 1-D and 2-D pooling is supported");
@@ -286,8 +279,8 @@ std::unique_ptr<Op> createQLinearAveragePool(BuildContext& ctx) {
 
 std::unique_ptr<Op> createQLinearGlobalAveragePool(BuildContext& ctx) {
   ctx.requireInputs(5, 5);
-  QuantParams x = readPerTensor8(ctx, 1, 2, "input");
-  QuantParams y = readPerTensor8(ctx, 3, 4, "output");
+  QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input");
+  QuantParams y = readPerTensorByteParams(ctx, 3, 4, "output");
   if (x.dtype != y.dtype) ctx.unsupported("input and output types differ");
   // NCHW: every spatial dim after the channel is averaged and kept as a 1.
   if (ctx.attrInt("channels_last", 0) != 0) ctx.unsupported("channels_last=1");
@@ -301,8 +294,8 @@ std::unique_ptr<Op> createQLinearGlobalAveragePool(BuildContext& ctx) {
 // -> QuantizeLinear. Attributes: stages (int), axes<i> (ints), keepdims<i> (int).
 std::unique_ptr<Op> createQLinearReduceMean(BuildContext& ctx) {
   ctx.requireInputs(5, 5);
-  QuantParams x = readPerTensor8(ctx, 1, 2, "input");
-  QuantParams y = readPerTensor8(ctx, 3, 4, "output");
+  QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input");
+  QuantParams y = readPerTensorByteParams(ctx, 3, 4, "output");
   std::vector<ReduceStage> stages;
   const int64_t count = ctx.attrInt("stages", 0);
   for (int64_t i = 0; i < count; ++i) {

@@ -16,29 +16,16 @@ class QLinearConcatOp : public Op {
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     std::vector<const Tensor*> parts;
     for (size_t i = 2; i < in.size(); i += 3) parts.push_back(in[i]);
-    const Tensor& first = *parts[0];
-    const int64_t rank = int64_t(first.shape.size());
-    const int64_t axis = normalizeAxis(axis_, rank, "QLinearConcat");
-    Shape shape = first.shape;
-    shape[size_t(axis)] = 0;
-    for (const Tensor* t : parts) {
-      if (t->dtype != type_ || int64_t(t->shape.size()) != rank) fail(ErrorCode::Input, where_ + ": inputs differ in type or rank");
-      for (int64_t d = 0; d < rank; ++d) {
-        if (d != axis && t->shape[size_t(d)] != first.shape[size_t(d)]) fail(ErrorCode::Input, where_ + ": input shapes do not concatenate");
-      }
-      shape[size_t(axis)] += t->shape[size_t(axis)];
-    }
-    Tensor y = ctx.allocate(type_, shape);
-    int64_t outer = 1, inner = 1;
-    for (int64_t d = 0; d < axis; ++d) outer *= shape[size_t(d)];
-    for (int64_t d = axis + 1; d < rank; ++d) inner *= shape[size_t(d)];
-    const int64_t outRow = shape[size_t(axis)] * inner;
+    if (parts[0]->dtype != type_) fail(ErrorCode::Input, where_ + ": inputs must be " + dtypeName(type_));
+    const ConcatLayout l = planConcat(parts, axis_, where_);
+    Tensor y = ctx.allocate(type_, l.shape);
+    const int64_t outRow = l.shape[size_t(l.axis)] * l.inner;
     const uint8_t offset = type_ == DType::Int8 ? 0x80 : 0;
     int64_t at = 0;
     for (size_t p = 0; p < parts.size(); ++p) {
-      const int64_t row = parts[p]->shape[size_t(axis)] * inner;
+      const int64_t row = parts[p]->shape[size_t(l.axis)] * l.inner;
       const uint8_t* table = tables_[p].buffer ? tables_[p].bytes() : nullptr;
-      for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t o = 0; o < l.outer; ++o) {
         const uint8_t* src = parts[p]->bytes() + o * row;
         uint8_t* dst = y.buffer->data() + o * outRow + at;
         if (!table) std::memcpy(dst, src, size_t(row));

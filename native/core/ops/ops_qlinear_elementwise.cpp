@@ -13,13 +13,8 @@ struct BinaryQuant {
 
 BinaryQuant readBinaryQuant(BuildContext& ctx) {
   ctx.requireInputs(7, 8);
-  BinaryQuant q{readQuantParams(ctx, 1, 2, DType::UInt8, "input A"), readQuantParams(ctx, 4, 5, DType::UInt8, "input B"),
-                readQuantParams(ctx, 6, 7, DType::UInt8, "output")};
-  for (const QuantParams* p : {&q.a, &q.b, &q.y}) {
-    if (!p->perTensor()) ctx.unsupported("per-channel quantisation");
-    if (p->dtype != DType::UInt8 && p->dtype != DType::Int8) ctx.unsupported(std::string("type ") + dtypeName(p->dtype));
-  }
-  return q;
+  return BinaryQuant{readPerTensorByteParams(ctx, 1, 2, "input A"), readPerTensorByteParams(ctx, 4, 5, "input B"),
+                     readPerTensorByteParams(ctx, 6, 7, "output")};
 }
 
 // The run-time skeleton shared by both ops; `combine` maps centred (a - za, b - zb) to the

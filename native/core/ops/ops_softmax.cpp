@@ -63,11 +63,8 @@ class QuantizedSoftmaxOp : public Op {
 
 std::unique_ptr<Op> createQLinearSoftmax(BuildContext& ctx) {
   ctx.requireInputs(4, 5);
-  QuantParams x = readQuantParams(ctx, 1, 2, DType::UInt8, "input");
-  QuantParams y = readQuantParams(ctx, 3, 4, DType::UInt8, "output");
-  for (const QuantParams* q : {&x, &y}) {
-    if (!q->perTensor() || (q->dtype != DType::UInt8 && q->dtype != DType::Int8)) ctx.unsupported("quantisation must be per-tensor uint8/int8");
-  }
+  QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input");
+  QuantParams y = readPerTensorByteParams(ctx, 3, 4, "output");
   const int64_t opset = ctx.attrInt("opset", 13);
   return std::make_unique<QuantizedSoftmaxOp>(std::move(x), std::move(y), ctx.attrInt("axis", opset >= 13 ? -1 : 1), opset < 13,
                                               ctx.where());

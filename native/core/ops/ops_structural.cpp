@@ -10,15 +10,6 @@
 namespace bx {
 namespace {
 
-std::vector<int64_t> readInts(const Tensor& t, const std::string& where, const char* role) {
-  if (t.dtype != DType::Int64 && t.dtype != DType::Int32) {
-    fail(ErrorCode::Input, where + ": " + role + " must be int64, got " + dtypeName(t.dtype));
-  }
-  std::vector<int64_t> v(size_t(t.size()));
-  for (int64_t i = 0; i < t.size(); ++i) v[size_t(i)] = t.intAt(i);
-  return v;
-}
-
 class IdentityOp : public Op {
  public:
   void run(ExecContext&, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override { out[0] = *in[0]; }
@@ -146,30 +137,14 @@ class ConcatOp : public Op {
  public:
   ConcatOp(int64_t axis, std::string where) : axis_(axis), where_(std::move(where)) {}
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& first = *in[0];
-    const int64_t rank = int64_t(first.shape.size());
-    const int64_t axis = normalizeAxis(axis_, rank, "Concat");
-    Shape shape = first.shape;
-    shape[size_t(axis)] = 0;
-    for (const Tensor* t : in) {
-      if (t->dtype != first.dtype || int64_t(t->shape.size()) != rank) fail(ErrorCode::Input, where_ + ": inputs differ in type or rank");
-      for (int64_t d = 0; d < rank; ++d) {
-        if (d != axis && t->shape[size_t(d)] != first.shape[size_t(d)]) {
-          fail(ErrorCode::Input, where_ + ": input shapes " + shapeToString(first.shape) + " and " + shapeToString(t->shape) + " do not concatenate");
-        }
-      }
-      shape[size_t(axis)] += t->shape[size_t(axis)];
-    }
-    Tensor y = ctx.allocate(first.dtype, shape);
-    const size_t element = dtypeSize(first.dtype);
-    int64_t outer = 1, inner = 1;
-    for (int64_t d = 0; d < axis; ++d) outer *= shape[size_t(d)];
-    for (int64_t d = axis + 1; d < rank; ++d) inner *= shape[size_t(d)];
-    const int64_t outRow = shape[size_t(axis)] * inner;
+    const ConcatLayout l = planConcat(in, axis_, where_);
+    Tensor y = ctx.allocate(in[0]->dtype, l.shape);
+    const size_t element = dtypeSize(y.dtype);
+    const int64_t outRow = l.shape[size_t(l.axis)] * l.inner;
     int64_t offset = 0;
     for (const Tensor* t : in) {
-      const int64_t row = t->shape[size_t(axis)] * inner;
-      for (int64_t o = 0; o < outer; ++o) {
+      const int64_t row = t->shape[size_t(l.axis)] * l.inner;
+      for (int64_t o = 0; o < l.outer; ++o) {
         std::memcpy(y.buffer->data() + size_t(o * outRow + offset) * element, t->bytes() + size_t(o * row) * element, size_t(row) * element);
       }
       offset += row;
