@@ -22,7 +22,14 @@ function hasCmake() {
 
 function cmakeBuild() {
   const cli = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
-  return run(process.execPath, [cli, 'compile', '--out', 'build', '--config', 'Release']);
+  // The emulated AVX-512 kernel is for test builds only. cmake-js keeps an existing cache, so a
+  // build folder configured for emulation is started afresh rather than shipped.
+  const cache = path.join(root, 'build', 'CMakeCache.txt');
+  if (fs.existsSync(cache) && fs.readFileSync(cache, 'utf8').includes('BITEXACT_EMULATE_AVX512:BOOL=ON')) {
+    console.warn('bitexact: build/ was configured with the test-only AVX-512 emulation; reconfiguring');
+    fs.rmSync(path.join(root, 'build'), { recursive: true, force: true });
+  }
+  return run(process.execPath, [cli, 'compile', '--out', 'build', '--config', 'Release', '--CDBITEXACT_EMULATE_AVX512=OFF']);
 }
 
 function gypBuild() {

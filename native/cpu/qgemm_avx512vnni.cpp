@@ -1,6 +1,15 @@
 // AVX-512 VNNI micro-kernel: vpdpbusd multiplies u8 activations by s8 weights and adds four
 // products into each int32 lane without saturation (the `s` variant would saturate; not used).
+//
+// BX_AVX512_VIA_SIMDE (CMake option BITEXACT_EMULATE_AVX512, test builds only) compiles this file
+// against SIMDe's portable implementations of the same intrinsics, so the AVX-512 path -- packing,
+// blocking and epilogue included -- can be checked end to end on a CPU without AVX-512.
+#ifdef BX_AVX512_VIA_SIMDE
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#else
 #include <immintrin.h>
+#endif
 
 #include "qgemm.h"
 
