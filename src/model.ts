@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { addon, type NativeModel, type NativeSpec } from './native.js';
+import { addon, type NativeModel, type NativeRunResult, type NativeSpec } from './native.js';
+import { splitBatchResult, stackSamples, type SampleInputs } from './batch.js';
 import { BitexactError, expected, fromNative } from './errors.js';
 import type { TraceEntry } from './trace.js';
 import { createReceipt, type Receipt } from './receipt.js';
@@ -36,6 +37,11 @@ export interface RunOptions {
    * production; it exists so tests can show that verification localises a wrong node.
    */
   testFaultNode?: number;
+  /**
+   * Aborting stops the run before its next node; the promise rejects with ERR_BITEXACT_CANCELLED
+   * (or with the signal's reason when that is a BitexactError, e.g. a scheduler's timeout).
+   */
+  signal?: AbortSignal;
 }
 
 export interface TensorSpec {
@@ -64,6 +70,8 @@ export interface RunResult {
   traceRoot?: string;
   /** with `receipt: true`: the unsigned receipt of this run (signReceipt adds a signature) */
   receipt?: Receipt;
+  /** for runBatch results: the batch's size and this sample's place in it */
+  batch?: { size: number; index: number };
 }
 
 const MiB = 1024 * 1024;
@@ -98,22 +106,10 @@ export class Model {
   async run(inputs: Record<string, TensorInput> | TensorInput, options: RunOptions = {}): Promise<RunResult> {
     if (this.#disposed) throw new BitexactError('ERR_BITEXACT_DISPOSED', 'the model has been disposed');
     const named = this.#nameInputs(inputs);
-    const list = Object.entries(named).map(([name, t]) => {
-      const tensor = normalizeTensor(t, `input '${name}'`);
-      return { name, dtype: tensor.dtype, shape: [...tensor.shape], data: tensor.data };
-    });
+    const tensors: SampleInputs = {};
+    for (const [name, t] of Object.entries(named)) tensors[name] = normalizeTensor(t, `input '${name}'`);
     const started = performance.now();
-    let r;
-    try {
-      r = await this.#native.run(list, {
-        allowNonFinite: options.allowNonFinite === true,
-        maxMemoryBytes: this.#maxMemoryBytes,
-        trace: options.trace === true || options.receipt === true,
-        ...(options.testFaultNode !== undefined ? { testFaultNode: options.testFaultNode } : {}),
-      });
-    } catch (err) {
-      throw fromNative(err);
-    }
+    const r = await this.#invoke(tensors, options, 0);
     const outputs: Record<string, OutputTensor> = {};
     for (const o of r.outputs) {
       const dtype = o.dtype as DType;
@@ -130,6 +126,71 @@ export class Model {
     };
     if (options.receipt) result.receipt = createReceipt(result);
     return result;
+  }
+
+  /**
+   * True when every input and output has a symbolic leading dimension, so single-sample runs can
+   * be stacked into one batch (runBatch). Whether the graph keeps samples independent is checked by
+   * the caller (the scheduler compares its first batch against single runs).
+   */
+  get batchable(): boolean {
+    const symbolicLead = (s: TensorSpec) => s.shape !== null && s.shape.length > 0 && typeof s.shape[0] === 'string';
+    return this.inputs.every(symbolicLead) && this.outputs.every(symbolicLead);
+  }
+
+  /**
+   * Runs several single-sample inputs (leading dimension 1) as one batch and returns, for each,
+   * the result it would get alone: its own outputs, hashes and, when traced, its own trace, root
+   * and receipt. Exact only for models whose nodes keep samples independent (see `batchable`).
+   */
+  async runBatch(samples: (Record<string, TensorInput> | TensorInput)[], options: RunOptions = {}): Promise<RunResult[]> {
+    if (this.#disposed) throw new BitexactError('ERR_BITEXACT_DISPOSED', 'the model has been disposed');
+    if (!Array.isArray(samples) || samples.length === 0) throw expected('a non-empty array of samples', 'runBatch', samples);
+    if (options.testFaultNode !== undefined) throw new BitexactError('ERR_BITEXACT_INPUT', 'testFaultNode is not supported in batched runs');
+    const normalised = samples.map((s, i) => {
+      const out: SampleInputs = {};
+      for (const [name, t] of Object.entries(this.#nameInputs(s))) out[name] = normalizeTensor(t, `sample ${i} input '${name}'`);
+      return out;
+    });
+    const started = performance.now();
+    const traced = options.trace === true || options.receipt === true;
+    const r = await this.#invoke(stackSamples(normalised), options, traced ? samples.length : 0);
+    const totalMs = performance.now() - started;
+    return splitBatchResult(r, normalised).map((part, index) => {
+      const result: RunResult = {
+        ...part,
+        modelHash: this.modelHash,
+        backend: { name: 'cpu', isa: this.isa, threads: this.threads },
+        timings: { ...r.timings, totalMs },
+        batch: { size: samples.length, index },
+      };
+      if (options.receipt) result.receipt = createReceipt(result);
+      return result;
+    });
+  }
+
+  async #invoke(tensors: SampleInputs, options: RunOptions, traceSamples: number): Promise<NativeRunResult> {
+    const list = Object.entries(tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: [...t.shape], data: t.data }));
+    const signal = options.signal;
+    if (signal?.aborted) throw abortError(signal);
+    const token = signal ? new (addon().CancelToken)() : undefined;
+    const onAbort = () => token?.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.#native.run(list, {
+        allowNonFinite: options.allowNonFinite === true,
+        maxMemoryBytes: this.#maxMemoryBytes,
+        trace: options.trace === true || options.receipt === true,
+        ...(options.testFaultNode !== undefined ? { testFaultNode: options.testFaultNode } : {}),
+        ...(token ? { cancel: token } : {}),
+        ...(traceSamples > 0 ? { traceSamples } : {}),
+      });
+    } catch (err) {
+      const e = fromNative(err);
+      throw e.code === 'ERR_BITEXACT_CANCELLED' && signal ? abortError(signal) : e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /** Frees the model. Runs already in flight complete; later runs reject with ERR_BITEXACT_DISPOSED. */
@@ -152,6 +213,12 @@ export class Model {
     }
     return inputs as Record<string, TensorInput>;
   }
+}
+
+/** The error a run stopped by `signal` rejects with: its reason when that is ours, else CANCELLED. */
+function abortError(signal: AbortSignal): BitexactError {
+  if (signal.reason instanceof BitexactError) return signal.reason;
+  return new BitexactError('ERR_BITEXACT_CANCELLED', 'the run was cancelled');
 }
 
 function toSpec(s: NativeSpec): TensorSpec {

@@ -49,16 +49,32 @@ export interface NativeRunResult {
   timings: { runMs: number; hashMs: number };
   trace?: NativeTraceEntry[];
   traceRoot?: string;
+  /** with traceSamples: one root per sample; trace then lists the samples' entries one after another */
+  traceRoots?: string[];
 }
 
 export interface NativeModel {
   /** async, on the addon's threads; rejects with code ERR_BITEXACT_* */
   run(inputs: { name: string; dtype: string; shape: number[]; data: ArrayBufferView }[],
-      options: { allowNonFinite?: boolean; maxMemoryBytes?: number; trace?: boolean; testFaultNode?: number }): Promise<NativeRunResult>;
+      options: {
+        allowNonFinite?: boolean;
+        maxMemoryBytes?: number;
+        trace?: boolean;
+        testFaultNode?: number;
+        cancel?: NativeCancelToken;
+        /** trace a batch of this many samples one sample at a time (see traceRoots) */
+        traceSamples?: number;
+      }): Promise<NativeRunResult>;
   /** sync; runs in flight finish on their own reference to the model */
   dispose(): void;
   /** sync; throws ERR_BITEXACT_DISPOSED after dispose() */
   describe(): NativeDescription;
+}
+
+/** A flag native runs check before every node; cancel() makes them fail with ERR_BITEXACT_CANCELLED. */
+export interface NativeCancelToken {
+  cancel(): void;
+  readonly cancelled: boolean;
 }
 
 export interface NativeInfo {
@@ -73,6 +89,7 @@ export interface NativeInfo {
 }
 
 export interface NativeAddon {
+  CancelToken: new () => NativeCancelToken;
   loadModel(
     bytes: Buffer,
     options: {

@@ -7,6 +7,7 @@
 #include "../cpu/isa.h"
 #include "../cpu/thread_pool.h"
 #include "async_job.h"
+#include "cancel_token.h"
 #include "convert.h"
 #include "model_wrap.h"
 
@@ -136,6 +137,7 @@ Napi::Value ParseTensorProto(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("AddonModel", AddonModel::Define(env));
+  exports.Set("CancelToken", CancelToken::Define(env));
   exports.Set("loadModel", Napi::Function::New(env, AddonModel::LoadModel));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("keccak256", Napi::Function::New(env, Keccak));

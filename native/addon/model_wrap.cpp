@@ -5,6 +5,7 @@
 
 #include "../core/merkle.h"
 #include "async_job.h"
+#include "cancel_token.h"
 #include "convert.h"
 
 namespace bx::addon {
@@ -95,9 +96,14 @@ class RunJob : public AsyncJob {
     }
     outputHash_ = hashNamedTensors(outputHashes);
     if (traced_) {
-      std::vector<Hash32> leaves;
-      for (const TraceEntry& t : trace_) leaves.push_back(t.leaf);
-      traceRoot_ = merkleRoot(leaves);
+      // One Merkle tree per sample when the trace was hashed per sample (sample-major entries).
+      const size_t samples = options_.traceSamples > 0 ? size_t(options_.traceSamples) : 1;
+      const size_t perSample = trace_.size() / samples;
+      for (size_t s = 0; s < samples; ++s) {
+        std::vector<Hash32> leaves;
+        for (size_t i = 0; i < perSample; ++i) leaves.push_back(trace_[s * perSample + i].leaf);
+        traceRoots_.push_back(merkleRoot(leaves));
+      }
     }
     const auto end = std::chrono::steady_clock::now();
     runMs_ = std::chrono::duration<double, std::milli>(runEnd - runStart).count();
@@ -133,7 +139,13 @@ class RunJob : public AsyncJob {
         trace.Set(uint32_t(i), o);
       }
       result.Set("trace", trace);
-      result.Set("traceRoot", HashToJs(env, traceRoot_));
+      if (options_.traceSamples > 0) {
+        Napi::Array roots = Napi::Array::New(env, traceRoots_.size());
+        for (size_t i = 0; i < traceRoots_.size(); ++i) roots.Set(uint32_t(i), HashToJs(env, traceRoots_[i]));
+        result.Set("traceRoots", roots);
+      } else {
+        result.Set("traceRoot", HashToJs(env, traceRoots_[0]));
+      }
     }
     Napi::Object timings = Napi::Object::New(env);
     timings.Set("runMs", runMs_);
@@ -148,7 +160,7 @@ class RunJob : public AsyncJob {
   RunOptions options_;
   bool traced_;
   std::vector<TraceEntry> trace_;
-  Hash32 traceRoot_{};
+  std::vector<Hash32> traceRoots_;
   std::vector<NamedTensor> outputs_;
   std::vector<Hash32> hashes_;
   Hash32 inputHash_{}, outputHash_{};
@@ -208,7 +220,13 @@ Napi::Value AddonModel::Run(const Napi::CallbackInfo& info) {
     options.allowNonFinite = o.Get("allowNonFinite").ToBoolean();
     traced = o.Get("trace").ToBoolean();
     options.faultNode = OptionalInt(o, "testFaultNode", -1);
+    options.traceSamples = OptionalInt(o, "traceSamples", 0);
+    if (options.traceSamples < 0) throw MakeError(env, ErrorCode::Input, "traceSamples must be 0 or a positive batch size");
     maxBytes = OptionalInt(o, "maxMemoryBytes", maxBytes);
+    if (!o.Get("cancel").IsUndefined()) {
+      options.cancel = CancelToken::FlagOf(o.Get("cancel"));
+      if (!options.cancel) throw MakeError(env, ErrorCode::Input, "Expected a CancelToken for the cancel option");
+    }
   }
   Napi::Array list = info[0].As<Napi::Array>();
   std::vector<NamedTensor> inputs;

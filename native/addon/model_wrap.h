@@ -1,6 +1,7 @@
 // AddonModel: the JS object wrapping a CompiledModel.
 //   loadModel(bytes: Buffer, options) -> Promise<AddonModel>        (async, addon thread)
-//   model.run(inputs: NamedTensor[], options) -> Promise<RunResult>  (async, addon thread)
+//   model.run(inputs: NamedTensor[], options) -> Promise<RunResult>  (async, addon thread;
+//                                                                     options.cancel: CancelToken)
 //   model.dispose() -> void                                          (sync; runs in flight keep
 //                                                                     the model alive until done)
 //   model.describe() -> {inputs, outputs, modelHash, isa, threads}   (sync)

@@ -15,6 +15,7 @@ enum class ErrorCode {
   Resource,          // a memory cap or allocation failure
   Isa,               // an ISA was forced that this CPU cannot run
   Disposed,          // the model was disposed
+  Cancelled,         // the caller cancelled the run (a token set between nodes)
   Internal,          // a broken invariant: a bug in bitexact
 };
 
@@ -27,6 +28,7 @@ inline const char* errorCodeName(ErrorCode code) {
     case ErrorCode::Resource: return "ERR_BITEXACT_RESOURCE";
     case ErrorCode::Isa: return "ERR_BITEXACT_ISA";
     case ErrorCode::Disposed: return "ERR_BITEXACT_DISPOSED";
+    case ErrorCode::Cancelled: return "ERR_BITEXACT_CANCELLED";
     case ErrorCode::Internal: return "ERR_BITEXACT_INTERNAL";
   }
   return "ERR_BITEXACT_INTERNAL";

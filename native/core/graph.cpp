@@ -232,6 +232,30 @@ void CompiledModel::validateInput(const TensorSpec& spec, const Tensor& t) const
   }
 }
 
+void CompiledModel::hashTracePerSample(const std::vector<Tensor>& traced, int64_t samples, std::vector<TraceEntry>* trace) const {
+  const size_t n = traced.size();
+  if (trace->size() != n) fail(ErrorCode::Internal, "a per-sample trace needs a fresh trace list");
+  for (size_t i = 0; i < n; ++i) {
+    if (traced[i].shape.empty() || traced[i].shape[0] != samples) {
+      fail(ErrorCode::Input, "node '" + (*trace)[i].node + "' (" + (*trace)[i].op + ") gives shape " + shapeToString(traced[i].shape) +
+                                 ", which does not lead with the batch of " + std::to_string(samples) +
+                                 " samples: this model cannot be traced per sample");
+    }
+  }
+  std::vector<TraceEntry> perSample(n * size_t(samples));
+  pool_->parallelFor(int64_t(perSample.size()), [&](int64_t k) {
+    const size_t sample = size_t(k) / n, i = size_t(k) % n;
+    const Tensor& t = traced[i];
+    const size_t sliceBytes = t.byteSize() / size_t(samples);
+    TraceEntry entry = (*trace)[i];
+    entry.shape[0] = 1;
+    entry.outputHash = hashTensorParts(t.dtype, entry.shape, t.bytes() + sample * sliceBytes, sliceBytes);
+    entry.leaf = traceLeafHash(entry.index, entry.op, entry.outputHash);
+    perSample[size_t(k)] = std::move(entry);
+  });
+  *trace = std::move(perSample);
+}
+
 std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inputs, const RunOptions& options,
                                             std::vector<TraceEntry>* trace) const {
   std::vector<Tensor> values(valueCount_);
@@ -258,6 +282,10 @@ std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inpu
   std::vector<const Tensor*> in;
   std::vector<Tensor> traced;  // outputs to hash for the trace, once the run is done
   for (const Step& step : steps_) {
+    if (options.cancel && options.cancel->load(std::memory_order_relaxed)) {
+      fail(ErrorCode::Cancelled, "the run was cancelled before node " + std::to_string(&step - steps_.data()) + " of " +
+                                     std::to_string(steps_.size()));
+    }
     in.clear();
     for (int id : step.inputs) {
       if (id >= 0 && !values[size_t(id)].buffer) fail(ErrorCode::Internal, step.label + ": input was released or never computed");
@@ -296,7 +324,9 @@ std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inpu
     }
     for (int id : step.release) values[size_t(id)] = Tensor();
   }
-  if (trace) {
+  if (trace && options.traceSamples > 0) {
+    hashTracePerSample(traced, options.traceSamples, trace);
+  } else if (trace) {
     // Each output hashes independently: spread them over the compute threads. A traced run keeps
     // its intermediates until here, trading memory for hashing in parallel.
     // Sorted by size, four similar tensors share one 4-lane Keccak pass (AVX2).

@@ -2,6 +2,7 @@
 // executor that runs it. Thread-safe: many runs may execute concurrently on one CompiledModel.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <string>
@@ -37,6 +38,14 @@ struct RunOptions {
   // `faultNode` (-1, the default, disables it). Exists so tests can prove that verification
   // localises a wrong node; nothing sets it unless a caller asks explicitly.
   int64_t faultNode = -1;
+  // Set from another thread to stop the run: checked before every node, so a run stops within
+  // one node's time and fails with ErrorCode::Cancelled. Null: not cancellable.
+  std::shared_ptr<const std::atomic<bool>> cancel;
+  // Traced runs of a batch of `traceSamples` samples stacked on dimension 0: hash every node's
+  // output one sample slice at a time, giving each sample the trace it would have alone (entries
+  // sample-major, shapes with leading 1). Every traced output must lead with the batch size.
+  // 0: trace whole tensors.
+  int64_t traceSamples = 0;
 };
 
 // One executed node of a traced run (docs/receipts.md). Constant-folded nodes are not executed
@@ -76,6 +85,8 @@ class CompiledModel {
                                std::vector<TraceEntry>* trace = nullptr) const;
 
  private:
+  void hashTracePerSample(const std::vector<Tensor>& traced, int64_t samples, std::vector<TraceEntry>* trace) const;
+
   struct Step {
     std::unique_ptr<Op> op;
     std::vector<int> inputs;   // value ids, -1 for an absent optional input
