@@ -13,3 +13,6 @@ export { traceLeaf, merkleRoot, merkleProof, verifyMerkleProof, diffTraces } fro
 export type { TraceEntry, MerkleProof, TraceDivergence } from './trace.js';
 export { createReceipt, receiptDigest, signReceipt, parseReceipt, readReceiptFile, verifyReceipt, RECEIPT_KIND } from './receipt.js';
 export type { Receipt, Verdict, ReceiptCheck } from './receipt.js';
+export { Scheduler } from './schedule/scheduler.js';
+export type { SchedulerOptions, JobRequest, JobEvent } from './schedule/scheduler.js';
+export type { SchedulerMetrics } from './schedule/metrics.js';
