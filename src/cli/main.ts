@@ -13,6 +13,7 @@ import { readTensorFile } from '../io/tensor_files.js';
 import { argmax, type Tensor } from '../tensor.js';
 import { diffTraces, merkleProof, verifyMerkleProof, type TraceEntry } from '../trace.js';
 import { isMerkleProof, readTraceFile, writeTraceFile } from '../io/trace_files.js';
+import { commandServe, SERVE_USAGE } from './serve.js';
 
 const USAGE = `usage:
   bitexact run MODEL [--input NAME=FILE | --input FILE]... [--backend auto|cpu] [--threads N] [--isa ISA]
@@ -22,7 +23,8 @@ const USAGE = `usage:
   bitexact info [--json]
   bitexact diff TRACE_A TRACE_B (exit 0 when identical, 1 when they diverge)
   bitexact prove TRACE NODE     (NODE: a leaf index or a node name; prints a Merkle inclusion proof)
-  bitexact check-proof ROOT PROOF_FILE (exit 0 when the proof holds, 1 when not)`;
+  bitexact check-proof ROOT PROOF_FILE (exit 0 when the proof holds, 1 when not)
+${SERVE_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -291,6 +293,8 @@ export async function main(argv: string[]): Promise<number> {
         return await commandProve(rest);
       case 'check-proof':
         return await commandCheckProof(rest);
+      case 'serve':
+        return await commandServe(rest);
       case undefined:
       case '--help':
       case '-h':
@@ -302,7 +306,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     const e = err as Error & { code?: string };
-    if (err instanceof UsageError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || (e as { usage?: boolean }).usage || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`bitexact: ${e.message}\n${USAGE}\n`);
       return 2;
     }

@@ -82,6 +82,11 @@ export class Scheduler extends EventEmitter {
     }
   }
 
+  /** True when a submitted job would be rejected with ERR_BITEXACT_QUEUE_FULL. */
+  get full(): boolean {
+    return this.#queue.size >= this.#maxQueue;
+  }
+
   metrics(): SchedulerMetrics {
     const m = this.#metrics;
     const now = performance.now();
