@@ -42,7 +42,13 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   const registry = new ModelRegistry(journal, options.modelsDir, options.load ?? {});
   const scheduler = new Scheduler(options.scheduler);
   const jobs = new JobService(journal, registry, scheduler);
-  const app = Fastify({ bodyLimit: options.maxBodyBytes ?? 256 * 1024 * 1024, logger: false });
+  const app = Fastify({
+    bodyLimit: options.maxBodyBytes ?? 256 * 1024 * 1024,
+    logger: false,
+    maxParamLength: 256,
+    // Unknown fields are refused, not silently dropped (fastify's default removes them).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err, _req, reply) => {
