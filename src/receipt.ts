@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { AbiCoder, Wallet, getBytes, keccak256, verifyMessage } from 'ethers';
+import { Wallet, getBytes, verifyMessage } from 'ethers';
 import { BitexactError } from './errors.js';
+import { keccak256 as nativeKeccak256 } from './hash.js';
 import { info } from './info.js';
 import { packageRoot } from './native.js';
 import { engineVersion } from './version.js';
@@ -37,14 +38,44 @@ export interface Receipt {
 
 type DigestFields = Pick<Receipt, 'kind' | 'specVersion' | 'engineVersion' | 'modelHash' | 'inputHash' | 'outputHash' | 'traceRoot'>;
 
-/** The receipt's digest: ABI-encoded so a contract can recompute it. */
+/**
+ * The receipt's digest: keccak256(abi.encode(string kind, uint32 specVersion, string
+ * engineVersion, bytes32 modelHash, bytes32 inputHash, bytes32 outputHash, bytes32 traceRoot)),
+ * so a contract can recompute it. Encoded here by hand and hashed natively: a server builds one
+ * per job, and ethers' generic coder costs more than the run of a small model.
+ */
 export function receiptDigest(r: DigestFields): string {
-  return keccak256(
-    AbiCoder.defaultAbiCoder().encode(
-      ['string', 'uint32', 'string', 'bytes32', 'bytes32', 'bytes32', 'bytes32'],
-      [r.kind, r.specVersion, r.engineVersion, r.modelHash, r.inputHash, r.outputHash, r.traceRoot],
-    ),
-  );
+  if (!(Number.isInteger(r.specVersion) && r.specVersion >= 0 && r.specVersion <= 0xffffffff)) {
+    throw new BitexactError('ERR_BITEXACT_INPUT', `specVersion must be a uint32, not ${String(r.specVersion)}`);
+  }
+  const words = [r.modelHash, r.inputHash, r.outputHash, r.traceRoot].map((h, i) => {
+    if (typeof h !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(h)) {
+      throw new BitexactError('ERR_BITEXACT_INPUT', `${['modelHash', 'inputHash', 'outputHash', 'traceRoot'][i]} must be a 32-byte 0x-hex hash`);
+    }
+    return Buffer.from(h.slice(2), 'hex');
+  });
+  const kind = Buffer.from(r.kind, 'utf8');
+  const engine = Buffer.from(r.engineVersion, 'utf8');
+  const padded = (n: number) => Math.ceil(n / 32) * 32;
+  const head = 7 * 32;
+  const out = Buffer.alloc(head + 32 + padded(kind.length) + 32 + padded(engine.length));
+  const putUint = (offset: number, v: number) => out.writeUInt32BE(v, offset + 28); // right-aligned in its word
+  const kindAt = head;
+  const engineAt = kindAt + 32 + padded(kind.length);
+  putUint(0, kindAt);
+  putUint(32, r.specVersion);
+  putUint(64, engineAt);
+  words.forEach((w, i) => w.copy(out, 96 + 32 * i));
+  putUint(kindAt, kind.length);
+  kind.copy(out, kindAt + 32);
+  putUint(engineAt, engine.length);
+  engine.copy(out, engineAt + 32);
+  return nativeKeccak256(out);
+}
+
+let cachedSpecVersion: number | undefined;
+function specVersion(): number {
+  return (cachedSpecVersion ??= info().specVersion);
 }
 
 /** Builds a receipt from a traced run. */
@@ -54,7 +85,7 @@ export function createReceipt(result: RunResult): Receipt {
   }
   const fields: DigestFields = {
     kind: RECEIPT_KIND,
-    specVersion: info().specVersion,
+    specVersion: specVersion(),
     engineVersion,
     modelHash: result.modelHash,
     inputHash: result.inputHash,

@@ -38,6 +38,15 @@ describe('receipts', () => {
     );
     expect(receipt.digest).toBe(keccak256(encoded));
     expect(receiptDigest(receipt)).toBe(receipt.digest);
+    // The hand-written ABI encoding against ethers' coder, over string lengths around word sizes.
+    for (const engineVersion of ['', 'x', 'é'.repeat(16), 'v'.repeat(31), 'v'.repeat(32), 'v'.repeat(33), '1.2.3-ünïcode-' + 'z'.repeat(70)]) {
+      const fields = { ...receipt, engineVersion, specVersion: 4294967295 };
+      const reference = AbiCoder.defaultAbiCoder().encode(
+        ['string', 'uint32', 'string', 'bytes32', 'bytes32', 'bytes32', 'bytes32'],
+        ['bitexact.receipt', fields.specVersion, engineVersion, receipt.modelHash, receipt.inputHash, receipt.outputHash, receipt.traceRoot],
+      );
+      expect(receiptDigest(fields), engineVersion).toBe(keccak256(reference));
+    }
     const signed = await signReceipt(receipt, TEST_KEY);
     expect(signed.signer).toBe(new Wallet(TEST_KEY).address);
     expect(parseReceipt(JSON.parse(JSON.stringify(signed)))).toEqual(signed);

@@ -87,6 +87,11 @@ export class Scheduler extends EventEmitter {
     return this.#queue.size >= this.#maxQueue;
   }
 
+  /** How many more jobs the queue takes now. */
+  get room(): number {
+    return Math.max(0, this.#maxQueue - this.#queue.size);
+  }
+
   metrics(): SchedulerMetrics {
     const m = this.#metrics;
     const now = performance.now();

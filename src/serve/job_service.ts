@@ -33,6 +33,8 @@ export interface JobView {
 
 export class JobService {
   readonly #inflight = new Map<string, Promise<JobView>>();
+  /** jobs whose journal row is being committed: they hold a queue place and a jobId */
+  readonly #accepting = new Map<string, { requestHash: string; committed: Promise<void> }>();
   readonly #backlog: JobRow[] = [];
 
   constructor(
@@ -47,15 +49,15 @@ export class JobService {
   }
 
   /**
-   * Accepts a job: journals it (committed on return) and queues it. `done` settles with the
-   * finished job's view. A repeated jobId with the same request returns the existing job.
+   * Accepts a job: journals it (resolves once committed to disk) and queues it. `done` settles
+   * with the finished job's view. A repeated jobId with the same request returns the same job.
    */
-  accept(request: InferRequest): { jobId: string; done: Promise<JobView> } {
+  async accept(request: InferRequest): Promise<{ jobId: string; done: Promise<JobView> }> {
     this.registry.get(request.modelHash); // refuses an unknown model before anything is journalled
     const inputs = encodeTensors(request.inputs);
     const requestHash = keccak256(Buffer.concat([Buffer.from(`${request.modelHash}:${request.trace ? 1 : 0}:`), inputs]));
     if (request.jobId) {
-      const existing = this.journal.job(request.jobId);
+      const existing = await this.#existing(request.jobId);
       if (existing) {
         if (existing.requestHash !== requestHash) {
           throw new HttpError(409, 'ERR_BITEXACT_JOB_CONFLICT', `job '${request.jobId}' exists with a different request`);
@@ -63,12 +65,28 @@ export class JobService {
         return { jobId: existing.id, done: this.#inflight.get(existing.id) ?? Promise.resolve(this.view(existing.id)!) };
       }
     }
-    if (this.scheduler.full) {
+    if (this.#accepting.size >= this.scheduler.room) {
       throw new BitexactError('ERR_BITEXACT_QUEUE_FULL', 'the queue is full; retry later');
     }
     const jobId = request.jobId ?? randomUUID();
-    this.journal.addJob({ id: jobId, modelHash: request.modelHash, requestHash, inputs, trace: request.trace, priority: request.priority });
-    return { jobId, done: this.#run(jobId, request.modelHash, request.inputs, request.trace, request.priority) };
+    const committed = this.journal.addJob({ id: jobId, modelHash: request.modelHash, requestHash, inputs, trace: request.trace, priority: request.priority });
+    this.#accepting.set(jobId, { requestHash, committed });
+    try {
+      await committed;
+      return { jobId, done: this.#run(jobId, request.modelHash, request.inputs, request.trace, request.priority) };
+    } finally {
+      this.#accepting.delete(jobId);
+    }
+  }
+
+  /** The journalled job with this id, waiting for its commit when it is being accepted right now. */
+  async #existing(jobId: string): Promise<{ id: string; requestHash: string } | undefined> {
+    const accepting = this.#accepting.get(jobId);
+    if (accepting) {
+      await accepting.committed.catch(() => {});
+      await Promise.resolve(); // let that accept() register its run first
+    }
+    return this.journal.job(jobId);
   }
 
   view(id: string): JobView | undefined {
@@ -102,30 +120,33 @@ export class JobService {
     while (this.#backlog.length > 0 && !this.scheduler.full) {
       const row = this.#backlog.shift()!;
       if (!this.registry.has(row.modelHash)) {
-        this.journal.markFailed(row.id, 'ERR_BITEXACT_UNKNOWN_MODEL', `model ${row.modelHash} could not be loaded after a restart`);
+        void this.journal.markFailed(row.id, 'ERR_BITEXACT_UNKNOWN_MODEL', `model ${row.modelHash} could not be loaded after a restart`);
         continue;
       }
       try {
         void this.#run(row.id, row.modelHash, decodeTensors(row.inputs), row.trace, row.priority);
       } catch (err) {
-        this.journal.markFailed(row.id, 'ERR_BITEXACT_INTERNAL', (err as Error).message);
+        void this.journal.markFailed(row.id, 'ERR_BITEXACT_INTERNAL', (err as Error).message);
       }
     }
   }
 
   #run(jobId: string, modelHash: string, inputs: Record<string, Tensor>, trace: boolean, priority: number): Promise<JobView> {
     const model = this.registry.get(modelHash);
-    const done = this.scheduler.submit({ model, inputs, receipt: true, trace, priority, id: jobId }).then(
-      (r) => {
-        this.journal.markDone(jobId, JSON.stringify(resultBody(jobId, r, trace)));
-        return this.view(jobId)!;
-      },
-      (err: BitexactError) => {
-        // A server shutting down cancels waiting jobs: they stay accepted and run after a restart.
-        if (err.code !== 'ERR_BITEXACT_CANCELLED') this.journal.markFailed(jobId, err.code ?? 'ERR_BITEXACT_INTERNAL', err.message);
-        return this.view(jobId)!;
-      },
-    );
+    const done = this.scheduler
+      .submit({ model, inputs, receipt: true, trace, priority, id: jobId })
+      .then(
+        async (r) => {
+          await this.journal.markDone(jobId, JSON.stringify(resultBody(jobId, r, trace)));
+          return this.view(jobId)!;
+        },
+        async (err: BitexactError) => {
+          // A server shutting down cancels waiting jobs: they stay accepted and run after a restart.
+          if (err.code !== 'ERR_BITEXACT_CANCELLED') await this.journal.markFailed(jobId, err.code ?? 'ERR_BITEXACT_INTERNAL', err.message);
+          return this.view(jobId)!;
+        },
+      )
+      .catch((err: Error): JobView => ({ ...this.view(jobId)!, error: { code: 'ERR_BITEXACT_INTERNAL', message: err.message } }));
     this.#inflight.set(jobId, done);
     void done.finally(() => this.#inflight.delete(jobId));
     return done;

@@ -80,8 +80,8 @@ export class ModelRegistry {
     const existing = this.#models.get(modelHash);
     if (existing) return { created: false, description: describe(modelHash, existing.model, existing.path) };
     const model = await loadModel(bytes, this.loadOptions); // a bad model throws a coded error (4xx)
-    this.journal.addModel({ modelHash, path, bytes: path === null ? bytes : null });
     this.#models.set(modelHash, { model, path });
+    await this.journal.addModel({ modelHash, path, bytes: path === null ? bytes : null });
     return { created: true, description: describe(modelHash, model, path) };
   }
 

@@ -93,7 +93,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     const body = req.body as InferJson;
     const model = registry.get(body.modelHash);
     const inputs = tensorsFromJson(model, body.inputs);
-    const accepted = jobs.accept({ modelHash: body.modelHash, inputs, trace: body.trace === true, jobId: body.jobId, priority: body.priority ?? 0 });
+    const accepted = await jobs.accept({ modelHash: body.modelHash, inputs, trace: body.trace === true, jobId: body.jobId, priority: body.priority ?? 0 });
     const query = req.query as { async?: string };
     if (query.async === '1' || query.async === 'true') {
       return reply.status(202).send({ jobId: accepted.jobId, state: jobs.view(accepted.jobId)?.state ?? 'queued', href: `/v1/jobs/${accepted.jobId}` });
@@ -134,7 +134,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
       scheduler.close();
       while (scheduler.metrics().running > 0) await new Promise((r) => setTimeout(r, 5));
       registry.dispose();
-      journal.close();
+      await journal.close();
     },
   };
 }
