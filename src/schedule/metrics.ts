@@ -2,7 +2,7 @@
 // throughput over the last seconds, and busy time per backend.
 
 const LATENCY_WINDOW = 2048;
-const THROUGHPUT_WINDOW_MS = 10_000;
+const THROUGHPUT_SECONDS = 10;
 
 export interface SchedulerMetrics {
   queueDepth: number;
@@ -35,19 +35,31 @@ export class MetricsRecorder {
   batchedJobs = 0;
   readonly #latencies = new Float64Array(LATENCY_WINDOW);
   #latencyCount = 0;
-  readonly #completions: number[] = [];
+  // Completions per whole second, for the last THROUGHPUT_SECONDS seconds (a ring of counters:
+  // constant work per job however many jobs a second there are).
+  readonly #perSecond = new Float64Array(THROUGHPUT_SECONDS);
+  readonly #second = new Float64Array(THROUGHPUT_SECONDS).fill(-1);
 
   recordCompletion(latencyMs: number, now: number): void {
     this.completed++;
     this.#latencies[this.#latencyCount % LATENCY_WINDOW] = latencyMs;
     this.#latencyCount++;
-    this.#completions.push(now);
-    this.#trim(now);
+    const second = Math.floor(now / 1000);
+    const slot = second % THROUGHPUT_SECONDS;
+    if (this.#second[slot] !== second) {
+      this.#second[slot] = second;
+      this.#perSecond[slot] = 0;
+    }
+    this.#perSecond[slot]++;
   }
 
   jobsPerSecond(now: number): number {
-    this.#trim(now);
-    return this.#completions.length / (THROUGHPUT_WINDOW_MS / 1000);
+    const current = Math.floor(now / 1000);
+    let count = 0;
+    for (let i = 0; i < THROUGHPUT_SECONDS; i++) {
+      if (current - this.#second[i] < THROUGHPUT_SECONDS) count += this.#perSecond[i];
+    }
+    return count / THROUGHPUT_SECONDS;
   }
 
   latency(): SchedulerMetrics['latencyMs'] {
@@ -56,11 +68,5 @@ export class MetricsRecorder {
     const sorted = Array.from(this.#latencies.subarray(0, n)).sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(n - 1, Math.ceil(q * n) - 1)];
     return { p50: at(0.5), p95: at(0.95), p99: at(0.99), count: n };
-  }
-
-  #trim(now: number): void {
-    let drop = 0;
-    while (drop < this.#completions.length && this.#completions[drop] < now - THROUGHPUT_WINDOW_MS) drop++;
-    if (drop > 0) this.#completions.splice(0, drop);
   }
 }

@@ -127,6 +127,11 @@ export class Scheduler extends EventEmitter {
     }
   }
 
+  /** Emits only when someone listens: a busy server should not build event objects nobody reads. */
+  #emit(event: string, payload: () => object): void {
+    if (this.listenerCount(event) > 0) this.emit(event, payload());
+  }
+
   #enqueue(request: JobRequest): Promise<RunResult> {
     if (this.#closed) throw new BitexactError('ERR_BITEXACT_CANCELLED', 'the scheduler is closed');
     if (typeof request !== 'object' || request === null) throw expected('a job object', 'submit', request);
@@ -153,7 +158,6 @@ export class Scheduler extends EventEmitter {
       trace: request.trace === true,
       receipt: request.receipt === true,
       submittedAt: performance.now(),
-      controller: new AbortController(),
       settled: false,
       resolve: () => {},
       reject: () => {},
@@ -166,7 +170,7 @@ export class Scheduler extends EventEmitter {
     this.#metrics.submitted++;
     if (job.settled) return promise; // aborted before it was queued
     this.#queue.push(job);
-    this.emit('queued', { id: job.id, modelHash: model.modelHash, queueDepth: this.#queue.size });
+    this.#emit('queued', () => ({ id: job.id, modelHash: model.modelHash, queueDepth: this.#queue.size }));
     this.#pump();
     return promise;
   }
@@ -175,10 +179,13 @@ export class Scheduler extends EventEmitter {
     const stop = (reason: BitexactError) => {
       if (job.settled) return;
       if (this.#queue.take(job)) this.#pump(); // still waiting: leave the queue now
-      job.controller.abort(reason);
+      job.controller?.abort(reason);
       this.#settleError(job, reason);
     };
     const signal = request.signal;
+    const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
+    // Only jobs that can be stopped pay for a controller (and their runs for a native cancel token).
+    if (signal || timeoutMs !== undefined) job.controller = new AbortController();
     if (signal) {
       const onAbort = () => stop(new BitexactError('ERR_BITEXACT_CANCELLED', `job ${job.id} was cancelled`));
       if (signal.aborted) onAbort();
@@ -187,7 +194,6 @@ export class Scheduler extends EventEmitter {
         job.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
     }
-    const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
     if (timeoutMs !== undefined && !job.settled) {
       const ms = nonNegative(timeoutMs, 'job.timeoutMs');
       const timer = setTimeout(() => stop(new BitexactError('ERR_BITEXACT_TIMEOUT', `job ${job.id} timed out after ${ms} ms`)), ms);
@@ -235,7 +241,7 @@ export class Scheduler extends EventEmitter {
     slot.busy++;
     const started = performance.now();
     for (const job of batch) {
-      this.emit('started', { id: job.id, modelHash: job.model.modelHash, backend: job.backend, batchSize: batch.length });
+      this.#emit('started', () => ({ id: job.id, modelHash: job.model.modelHash, backend: job.backend, batchSize: batch.length }));
     }
     let outcomes: Outcome[];
     try {
@@ -255,7 +261,7 @@ export class Scheduler extends EventEmitter {
 
   async #runAlone(job: PendingJob): Promise<Outcome> {
     try {
-      return { job, result: await job.model.run(job.inputs, { trace: job.trace, receipt: job.receipt, signal: job.controller.signal }) };
+      return { job, result: await job.model.run(job.inputs, { trace: job.trace, receipt: job.receipt, signal: job.controller?.signal }) };
     } catch (error) {
       return { job, error };
     }
@@ -273,9 +279,9 @@ export class Scheduler extends EventEmitter {
     // The batch stops early only when every member has given up on it.
     const controller = new AbortController();
     const onMemberAbort = () => {
-      if (batch.every((j) => j.controller.signal.aborted)) controller.abort();
+      if (batch.every((j) => j.controller?.signal.aborted)) controller.abort();
     };
-    for (const j of batch) j.controller.signal.addEventListener('abort', onMemberAbort, { once: true });
+    for (const j of batch) j.controller?.signal.addEventListener('abort', onMemberAbort, { once: true });
     const checking = this.#batchTrust.get(model) === undefined;
     if (checking) this.#batchTrust.set(model, 'checking');
     let results: RunResult[];
@@ -289,10 +295,10 @@ export class Scheduler extends EventEmitter {
       }
       // A graph that cannot be traced per sample (or batched at all): never batch it again.
       this.#batchTrust.set(model, 'refused');
-      this.emit('batching', { modelHash: model.modelHash, trusted: false, reason: e.message });
+      this.#emit('batching', () => ({ modelHash: model.modelHash, trusted: false, reason: e.message }));
       return this.#runEachAlone(batch);
     } finally {
-      for (const j of batch) j.controller.signal.removeEventListener('abort', onMemberAbort);
+      for (const j of batch) j.controller?.signal.removeEventListener('abort', onMemberAbort);
     }
     if (checking) {
       // First batch of this model: it must equal single runs bit for bit before batching is trusted.
@@ -303,7 +309,7 @@ export class Scheduler extends EventEmitter {
       }
       const same = alone.every((o, i) => o.result!.outputHash === results[i].outputHash && o.result!.traceRoot === results[i].traceRoot);
       this.#batchTrust.set(model, same ? 'trusted' : 'refused');
-      this.emit('batching', { modelHash: model.modelHash, trusted: same, reason: same ? 'matches single runs' : 'differs from single runs' });
+      this.#emit('batching', () => ({ modelHash: model.modelHash, trusted: same, reason: same ? 'matches single runs' : 'differs from single runs' }));
       if (!same) return alone;
     }
     this.#metrics.batches++;
@@ -326,7 +332,7 @@ export class Scheduler extends EventEmitter {
     const latencyMs = performance.now() - job.submittedAt;
     this.#metrics.recordCompletion(latencyMs, performance.now());
     job.resolve(result);
-    this.emit('completed', { id: job.id, modelHash: job.model.modelHash, latencyMs, outputHash: result.outputHash });
+    this.#emit('completed', () => ({ id: job.id, modelHash: job.model.modelHash, latencyMs, outputHash: result.outputHash }));
   }
 
   #settleError(job: PendingJob, err: unknown): void {
@@ -338,7 +344,7 @@ export class Scheduler extends EventEmitter {
     else if (e.code === 'ERR_BITEXACT_TIMEOUT') this.#metrics.timedOut++;
     else this.#metrics.failed++;
     job.reject(e);
-    this.emit('failed', { id: job.id, modelHash: job.model.modelHash, code: e.code, message: e.message });
+    this.#emit('failed', () => ({ id: job.id, modelHash: job.model.modelHash, code: e.code, message: e.message }));
   }
 }
 
@@ -360,8 +366,9 @@ interface PendingJob {
   trace: boolean;
   receipt: boolean;
   submittedAt: number;
-  /** aborted when the job is cancelled or times out; stops its run (alone) before the next node */
-  controller: AbortController;
+  /** aborted when the job is cancelled or times out; stops its run (alone) before the next node.
+   *  Only jobs with a signal or a timeout have one. */
+  controller?: AbortController;
   settled: boolean;
   resolve: (r: RunResult) => void;
   reject: (e: unknown) => void;

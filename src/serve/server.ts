@@ -45,7 +45,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   const app = Fastify({
     bodyLimit: options.maxBodyBytes ?? 256 * 1024 * 1024,
     logger: false,
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // Unknown fields are refused, not silently dropped (fastify's default removes them).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
