@@ -111,6 +111,11 @@ export class JobService {
     return rows.length;
   }
 
+  /** Settles once every job handed to the scheduler has had its outcome written to the journal. */
+  async drain(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight.values()]);
+  }
+
   /** Jobs waiting for room in the queue after a restart. */
   get backlog(): number {
     return this.#backlog.length;

@@ -131,8 +131,8 @@ export async function startServer(options: ServeOptions): Promise<Server> {
       if (closed) return;
       closed = true;
       await app.close();
-      scheduler.close();
-      while (scheduler.metrics().running > 0) await new Promise((r) => setTimeout(r, 5));
+      scheduler.close(); // waiting jobs stay queued in the journal for the next start
+      await jobs.drain(); // running jobs finish and their results are committed
       registry.dispose();
       await journal.close();
     },
