@@ -18,8 +18,34 @@ namespace {
 void CallJs(Napi::Env env, Napi::Function, std::nullptr_t*, AsyncJob* job);
 using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, AsyncJob, CallJs>;
 
+// One thread-safe function per JS environment carries every finished job back to the JS thread
+// (creating one per job costs a libuv handle each time, which is most of a small model's run).
+// It keeps the event loop alive only while jobs are pending, like a per-job handle would.
+struct ResultChannel {
+  Tsfn tsfn;
+  size_t pending = 0;
+};
+
+void KeepChannel(Napi::Env, ResultChannel*) {}
+
+ResultChannel* ChannelFor(Napi::Env env) {
+  auto* channel = env.GetInstanceData<ResultChannel>();
+  if (!channel) {
+    channel = new ResultChannel{Tsfn::New(env, "bitexact", 0, 1)};
+    channel->tsfn.Unref(env);
+    // Never freed: at teardown Node closes the function, and a job thread still finishing then
+    // gets napi_closing from it instead of touching freed memory.
+    env.SetInstanceData<ResultChannel, KeepChannel>(channel);
+  }
+  return channel;
+}
+
 void CallJs(Napi::Env env, Napi::Function, std::nullptr_t*, AsyncJob* job) {
-  if (env != nullptr) JobAccess::Settle(job, env);
+  if (env != nullptr) {
+    JobAccess::Settle(job, env);
+    ResultChannel* channel = env.GetInstanceData<ResultChannel>();
+    if (channel && --channel->pending == 0) channel->tsfn.Unref(env);
+  }
   delete job;
 }
 
@@ -75,8 +101,9 @@ Napi::Error MakeError(Napi::Env env, ErrorCode code, const std::string& message)
 
 Napi::Promise AsyncJob::Start(Napi::Env env, AsyncJob* job) {
   Napi::Promise promise = job->deferred_.Promise();
-  Tsfn* tsfn = new Tsfn(Tsfn::New(env, "bitexact", 0, 1));
-  job->tsfn_ = tsfn;
+  ResultChannel* channel = ChannelFor(env);
+  if (channel->pending++ == 0) channel->tsfn.Ref(env);
+  job->tsfn_ = &channel->tsfn;
   JobThreads::Instance().Post(job);
   return promise;
 }
@@ -99,8 +126,6 @@ void AsyncJob::RunOnWorker() {
   }
   Tsfn* tsfn = static_cast<Tsfn*>(tsfn_);
   if (tsfn->BlockingCall(this) != napi_ok) delete this;  // the environment is shutting down
-  tsfn->Release();
-  delete tsfn;
 }
 
 void AsyncJob::Settle(Napi::Env env) {
