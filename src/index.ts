@@ -16,3 +16,7 @@ export type { Receipt, Verdict, ReceiptCheck } from './receipt.js';
 export { Scheduler } from './schedule/scheduler.js';
 export type { SchedulerOptions, JobRequest, JobEvent } from './schedule/scheduler.js';
 export type { SchedulerMetrics } from './schedule/metrics.js';
+export { ChainClient, ChainRevertError, JobState, commitmentOf, deployContracts, loadArtifact } from './chain/client.js';
+export type { ChainJob, Deployment, MarketParams, TxResult, ClientOptions } from './chain/client.js';
+export { startAnvil, anvilBinary } from './chain/anvil.js';
+export type { Anvil } from './chain/anvil.js';
