@@ -14,6 +14,7 @@ import { argmax, type Tensor } from '../tensor.js';
 import { diffTraces, merkleProof, verifyMerkleProof, type TraceEntry } from '../trace.js';
 import { isMerkleProof, readTraceFile, writeTraceFile } from '../io/trace_files.js';
 import { commandServe, SERVE_USAGE } from './serve.js';
+import { CHAIN_USAGE, commandDeploy, commandJob, commandNode, commandRegisterModel, commandVerifyJob } from './chain_commands.js';
 
 const USAGE = `usage:
   bitexact run MODEL [--input NAME=FILE | --input FILE]... [--backend auto|cpu] [--threads N] [--isa ISA]
@@ -24,7 +25,8 @@ const USAGE = `usage:
   bitexact diff TRACE_A TRACE_B (exit 0 when identical, 1 when they diverge)
   bitexact prove TRACE NODE     (NODE: a leaf index or a node name; prints a Merkle inclusion proof)
   bitexact check-proof ROOT PROOF_FILE (exit 0 when the proof holds, 1 when not)
-${SERVE_USAGE}`;
+${SERVE_USAGE}
+${CHAIN_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -295,6 +297,16 @@ export async function main(argv: string[]): Promise<number> {
         return await commandCheckProof(rest);
       case 'serve':
         return await commandServe(rest);
+      case 'deploy':
+        return await commandDeploy(rest);
+      case 'register-model':
+        return await commandRegisterModel(rest);
+      case 'node':
+        return await commandNode(rest);
+      case 'job':
+        return await commandJob(rest);
+      case 'verify-job':
+        return await commandVerifyJob(rest);
       case undefined:
       case '--help':
       case '-h':
