@@ -268,7 +268,9 @@ export class ChainClient {
         this.#signer.reset();
         const revert = this.#decodeRevert(err);
         if (revert) throw new ChainRevertError(revert, what);
-        if (!isTransient(err) || attempt >= this.#attempts) throw chainError(what, err);
+        // A nonce another process (or a restart) already used is refused before it is mined:
+        // re-read the nonce and send again.
+        if (!(isTransient(err) || isNonceClash(err)) || attempt >= this.#attempts) throw chainError(what, err);
         await backoff(attempt);
         continue;
       }
@@ -310,6 +312,11 @@ function isTransient(err: unknown): boolean {
     e?.code === 'SERVER_ERROR' ||
     /ECONNREFUSED|ECONNRESET|socket hang up|fetch failed/.test(e?.message ?? '')
   );
+}
+
+function isNonceClash(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === 'NONCE_EXPIRED' || code === 'REPLACEMENT_UNDERPRICED';
 }
 
 function chainError(what: string, err: unknown): BitexactError {
