@@ -5,11 +5,11 @@
 // logged reason and the daemons keep working.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { JsonRpcProvider, Wallet, keccak256, parseEther, toUtf8Bytes } from 'ethers';
+import { JsonRpcProvider, Wallet, encryptKeystoreJsonSync, keccak256, parseEther, toUtf8Bytes } from 'ethers';
 import { ChainClient, JobState, deployContracts, loadModel, readTensorFile, startAnvil, type Anvil, type Deployment, type Model } from '../src/index.js';
 
 const CLI = resolve(__dirname, '..', 'dist', 'cli', 'main.js');
@@ -207,6 +207,22 @@ describe('executor network on anvil', () => {
     expect([noKey.code, noKey.stderr]).toEqual([2, expect.stringMatching(/NOT_SET_ANYWHERE/)]);
     const revert = await runCli(['job', 'finalize', String(jobId), ...chain, '--key-env', 'REQUESTER_KEY'], env);
     expect([revert.code, revert.stderr]).toEqual([2, expect.stringMatching(/JobNotOpen/)]);
+  }, 60_000);
+
+  it('bitexact deploy writes a contracts file; keys also come from an encrypted keystore, never printed', async () => {
+    const keystore = join(work, 'keystore.json');
+    const account = new Wallet(anvil.privateKeys[4]);
+    writeFileSync(keystore, encryptKeystoreJsonSync({ address: account.address, privateKey: account.privateKey }, 'pw-123', { scrypt: { N: 1024 } }));
+    const out = join(work, 'deployed.json');
+    const r = await runCli(['deploy', '--rpc', anvil.rpcUrl, '--keystore', keystore, '--password-env', 'KS_PASSWORD', '--out', out, '--min-stake', '0.5'], { ...process.env, KS_PASSWORD: 'pw-123' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(anvil.privateKeys[4].slice(2));
+    const deployed = JSON.parse(readFileSync(out, 'utf8'));
+    const client = await ChainClient.connect(anvil.rpcUrl, anvil.privateKeys[4], deployed);
+    expect(await client.market.minStake()).toBe(parseEther('0.5'));
+    client.destroy();
+    const wrong = await runCli(['deploy', '--rpc', anvil.rpcUrl, '--keystore', keystore, '--password-env', 'KS_PASSWORD', '--out', out], { ...process.env, KS_PASSWORD: 'nope' });
+    expect([wrong.code, wrong.stderr]).toEqual([2, expect.stringMatching(/cannot decrypt keystore/)]);
   }, 60_000);
 
   it('malformed chain data is skipped with a reason and the daemons keep working', async () => {
