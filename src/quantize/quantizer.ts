@@ -1,0 +1,387 @@
+// Post-training static quantisation of a float ONNX model into a standard QDQ model that bitexact
+// runs (and onnxruntime can too). Steps:
+//   1. simplify the float graph: fold BatchNormalization and constant bias Adds into Conv, turn
+//      MatMul + constant Add into Gemm, drop Identity/Dropout;
+//   2. run it over the calibration inputs (float reference executor), collecting statistics of
+//      every activation;
+//   3. write QuantizeLinear/DequantizeLinear pairs on every activation edge (uint8, asymmetric),
+//      int8 symmetric weights (per output channel or per tensor) and int32 biases at the
+//      accumulator scale. A Relu/Clip right after Conv/Gemm/MatMul/Add shares its producer's
+//      output quantisation (so it fuses); MaxPool and the reshaping ops keep their input's.
+import { BitexactError } from '../errors.js';
+import type { OnnxAttribute, OnnxModel, OnnxNode, OnnxTensor } from '../onnx/reader.js';
+import { rawTensor, writeOnnxModel, type AttrValue, type IoSpec, type NodeSpec, type RawTensor } from '../onnx/writer.js';
+import { TensorStats, uint8Params, type CalibrationMethod } from './calibration.js';
+import { runFloatGraph } from './float_executor.js';
+import { FLOAT_OPS, type FloatTensor } from './float_ops.js';
+
+export interface QuantizeOptions {
+  /** weights per output channel (default true) or per tensor */
+  perChannel?: boolean;
+  method?: CalibrationMethod;
+  /** for method 'percentile' (default 99.999) */
+  percentile?: number;
+  /** called after each calibration input */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface QuantizeReport {
+  calibrationInputs: number;
+  method: CalibrationMethod;
+  perChannel: boolean;
+  opset: number;
+  /** nodes folded away before quantisation (BatchNormalization, bias Adds, Identity...) */
+  folded: number;
+  quantizedWeights: number;
+  quantizedActivations: number;
+}
+
+const FUSED_ACTIVATIONS = new Set(['Relu', 'Clip']);
+const LINEAR = new Set(['Conv', 'Gemm', 'MatMul', 'Add', 'Mul']);
+/** ops whose output must carry their input's quantisation (bitexact runs them on the integers) */
+const PASSTHROUGH = new Set(['MaxPool', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose']);
+const FLOAT = 1;
+
+export function quantizeFloatModel(model: OnnxModel, calibration: Record<string, FloatTensor>[], options: QuantizeOptions = {}): { bytes: Uint8Array; report: QuantizeReport } {
+  if (calibration.length === 0) throw new BitexactError('ERR_BITEXACT_INPUT', 'calibration needs at least one input');
+  const method = options.method ?? 'minmax';
+  const perChannel = options.perChannel ?? true;
+  for (const i of model.graph.inputs) {
+    if (i.elemType !== FLOAT) throw new BitexactError('ERR_BITEXACT_INPUT', `input '${i.name}' is not float32: only float models are quantised`);
+  }
+  const domainVersion = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 13;
+  if (domainVersion > 17) throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `opset ${domainVersion} models are not supported yet (up to 17)`);
+  const opset = Math.max(13, domainVersion); // per-channel DequantizeLinear needs 13
+  if (domainVersion < 13 && model.graph.nodes.some((n) => n.opType === 'Softmax')) {
+    // Softmax changed meaning at 13 (one axis instead of a flattened tail): only 2-D uses agree.
+    checkSoftmaxRank(model, calibration[0]);
+  }
+
+  const graph = cloneGraph(model);
+  const dims = observeDims(graph, calibration[0]);
+  const folded = simplify(graph, dims);
+
+  const stats = new Map<string, TensorStats>();
+  calibration.forEach((inputs, k) => {
+    runFloatGraph(graph, inputs, {
+      observe(name, value) {
+        let s = stats.get(name);
+        if (!s) stats.set(name, (s = new TensorStats()));
+        s.add(value.data);
+      },
+    });
+    options.onProgress?.(k + 1, calibration.length);
+  });
+
+  const writer = new QdqWriter(graph, stats, method, options.percentile ?? 99.999, perChannel);
+  const spec = writer.build(opset, model.producerName);
+  return {
+    bytes: writeOnnxModel(spec),
+    report: { calibrationInputs: calibration.length, method, perChannel, opset, folded, quantizedWeights: writer.weights, quantizedActivations: writer.activations },
+  };
+}
+
+function checkSoftmaxRank(model: OnnxModel, inputs: Record<string, FloatTensor>): void {
+  const softmaxInputs = new Set(model.graph.nodes.filter((n) => n.opType === 'Softmax').map((n) => n.inputs[0]));
+  runFloatGraph(model, inputs, {
+    observe(name, value) {
+      if (softmaxInputs.has(name) && value.dims.length !== 2) {
+        throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `Softmax on a rank-${value.dims.length} tensor in an opset < 13 model changes meaning at opset 13`);
+      }
+    },
+  });
+}
+
+function cloneGraph(model: OnnxModel): OnnxModel {
+  return {
+    ...model,
+    graph: {
+      ...model.graph,
+      nodes: model.graph.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attributes: { ...n.attributes } })),
+      initializers: new Map(model.graph.initializers),
+    },
+  };
+}
+
+function observeDims(model: OnnxModel, inputs: Record<string, FloatTensor>): Map<string, number[]> {
+  const dims = new Map<string, number[]>();
+  runFloatGraph(model, inputs, { observe: (name, v) => dims.set(name, v.dims) });
+  return dims;
+}
+
+function consumersOf(graph: OnnxModel['graph']): Map<string, OnnxNode[]> {
+  const map = new Map<string, OnnxNode[]>();
+  for (const n of graph.nodes) for (const i of n.inputs) if (i) map.set(i, [...(map.get(i) ?? []), n]);
+  return map;
+}
+
+const attr = (n: OnnxNode, name: string): OnnxAttribute | undefined => n.attributes[name];
+const intAttr = (n: OnnxNode, name: string, fallback: number) => {
+  const a = attr(n, name);
+  return a && (a.kind === 'int' || a.kind === 'float') ? a.value : fallback;
+};
+
+/** Folds BN / bias Adds / Identity, turns MatMul + Add into Gemm. Returns how many nodes went. */
+function simplify(model: OnnxModel, dims: Map<string, number[]>): number {
+  const g = model.graph;
+  const inits = g.initializers;
+  const isOutput = (name: string) => g.outputs.some((o) => o.name === name);
+  let removed = 0;
+  const replaceUses = (from: string, to: string) => {
+    for (const n of g.nodes) n.inputs = n.inputs.map((i) => (i === from ? to : i));
+  };
+  // Removes `node` (which read `fromName`); the producer of `fromName` now writes `keepName`.
+  const drop = (node: OnnxNode, keepName: string, fromName: string) => {
+    g.nodes = g.nodes.filter((n) => n !== node);
+    for (const n of g.nodes) n.outputs = n.outputs.map((o) => (o === fromName ? keepName : o));
+    replaceUses(fromName, keepName);
+    removed++;
+  };
+  // Constant subgraphs (e.g. a Reshape of a weight) become initializers.
+  for (const n of [...g.nodes]) {
+    const op = FLOAT_OPS[n.opType];
+    if (!op || n.outputs.length !== 1 || isOutput(n.outputs[0]) || !n.inputs.every((i) => !i || inits.has(i))) continue;
+    const [value] = op(n, n.inputs.map((i) => (i ? inits.get(i) : undefined)));
+    inits.set(n.outputs[0], { name: n.outputs[0], dataType: FLOAT, dims: value.dims, data: value.data });
+    g.nodes = g.nodes.filter((x) => x !== n);
+    removed++;
+  }
+  for (const n of [...g.nodes]) {
+    if ((n.opType === 'Identity' || n.opType === 'Dropout') && !isOutput(n.outputs[0])) {
+      g.nodes = g.nodes.filter((x) => x !== n);
+      replaceUses(n.outputs[0], n.inputs[0]);
+      removed++;
+    }
+  }
+  let changed = true;
+  while (changed) {
+    changed = false;
+    const consumers = consumersOf(g);
+    for (const conv of g.nodes.filter((n) => n.opType === 'Conv' && inits.has(n.inputs[1]))) {
+      const next = consumers.get(conv.outputs[0]) ?? [];
+      if (next.length !== 1 || isOutput(conv.outputs[0])) continue;
+      const w = inits.get(conv.inputs[1])!;
+      const channels = w.dims[0];
+      const bias = conv.inputs[2] ? Float32Array.from(inits.get(conv.inputs[2])!.data) : new Float32Array(channels);
+      const user = next[0];
+      if (user.opType === 'BatchNormalization' && [1, 2, 3, 4].every((i) => inits.has(user.inputs[i]))) {
+        const [scale, beta, mean, variance] = [1, 2, 3, 4].map((i) => inits.get(user.inputs[i])!.data);
+        const eps = (attr(user, 'epsilon') as { value: number } | undefined)?.value ?? 1e-5;
+        const per = w.data.length / channels;
+        const newW = new Float32Array(w.data.length);
+        for (let c = 0; c < channels; c++) {
+          const f = scale[c] / Math.sqrt(variance[c] + eps);
+          for (let k = 0; k < per; k++) newW[c * per + k] = w.data[c * per + k] * f;
+          bias[c] = (bias[c] - mean[c]) * f + beta[c];
+        }
+        setConvParams(model, conv, newW, w.dims, bias);
+        drop(user, user.outputs[0], conv.outputs[0]);
+        changed = true;
+        break;
+      }
+      if (user.opType === 'Add') {
+        const other = user.inputs[0] === conv.outputs[0] ? user.inputs[1] : user.inputs[0];
+        const c = inits.get(other);
+        const d = c?.dims.filter((x) => x !== 1) ?? [];
+        const outRank = dims.get(conv.outputs[0])?.length ?? 4;
+        const channelAligned = c && c.data.length === channels && (c.dims.length < 2 || c.dims.length - c.dims.findIndex((x) => x !== 1) === outRank - 1);
+        if (!c || !channelAligned || d.length > 1) continue;
+        for (let k = 0; k < channels; k++) bias[k] += c.data[k];
+        setConvParams(model, conv, w.data, w.dims, bias);
+        drop(user, user.outputs[0], conv.outputs[0]);
+        changed = true;
+        break;
+      }
+    }
+    if (changed) continue;
+    for (const mm of g.nodes.filter((n) => n.opType === 'MatMul' && inits.has(n.inputs[1]))) {
+      const w = inits.get(mm.inputs[1])!;
+      if (w.dims.length !== 2 || dims.get(mm.inputs[0])?.length !== 2) continue;
+      const next = consumers.get(mm.outputs[0]) ?? [];
+      if (next.length !== 1 || next[0].opType !== 'Add' || isOutput(mm.outputs[0])) continue;
+      const add = next[0];
+      const other = add.inputs[0] === mm.outputs[0] ? add.inputs[1] : add.inputs[0];
+      const c = inits.get(other);
+      if (!c || c.data.length !== w.dims[1]) continue;
+      const biasName = `${mm.outputs[0]}_gemm_bias`;
+      inits.set(biasName, { name: biasName, dataType: FLOAT, dims: [w.dims[1]], data: Float32Array.from(c.data) });
+      mm.opType = 'Gemm';
+      mm.inputs = [mm.inputs[0], mm.inputs[1], biasName];
+      drop(add, add.outputs[0], mm.outputs[0]);
+      changed = true;
+      break;
+    }
+  }
+  return removed;
+}
+
+function setConvParams(model: OnnxModel, conv: OnnxNode, w: ArrayLike<number>, dims: number[], bias: Float32Array): void {
+  const wName = `${conv.outputs[0]}_folded_w`;
+  const bName = `${conv.outputs[0]}_folded_b`;
+  model.graph.initializers.set(wName, { name: wName, dataType: FLOAT, dims, data: Float32Array.from(w) });
+  model.graph.initializers.set(bName, { name: bName, dataType: FLOAT, dims: [bias.length], data: bias });
+  conv.inputs = [conv.inputs[0], wName, bName];
+}
+
+interface QParams {
+  scale: string;
+  zeroPoint: string;
+  scaleValue: number;
+}
+
+/** Writes the QDQ graph. */
+class QdqWriter {
+  weights = 0;
+  activations = 0;
+  readonly #nodes: NodeSpec[] = [];
+  readonly #inits: Record<string, RawTensor> = {};
+  readonly #params = new Map<string, QParams>();
+  /** activation name -> the name consumers read (its DequantizeLinear output) */
+  readonly #dequantized = new Map<string, string>();
+
+  constructor(
+    private readonly model: OnnxModel,
+    private readonly stats: Map<string, TensorStats>,
+    private readonly method: CalibrationMethod,
+    private readonly percentile: number,
+    private readonly perChannel: boolean,
+  ) {}
+
+  build(opset: number, producer: string): Parameters<typeof writeOnnxModel>[0] {
+    const g = this.model.graph;
+    const consumers = consumersOf(g);
+    const outputs = new Set(g.outputs.map((o) => o.name));
+    // Graph inputs: float in, quantised at once.
+    for (const input of g.inputs) this.#quantizeActivation(input.name, this.#calibrated(input.name), `${input.name}`);
+    for (const node of g.nodes) {
+      const inputs = node.inputs.map((name, i) => this.#inputFor(node, i, name));
+      const out = node.outputs[0];
+      const next = consumers.get(out) ?? [];
+      const fusesIntoNext = LINEAR.has(node.opType) && next.length === 1 && FUSED_ACTIVATIONS.has(next[0].opType) && !outputs.has(out);
+      const raw = outputs.has(out) ? `${out}__float` : out;
+      this.#nodes.push({ op: node.opType, inputs, outputs: [raw, ...node.outputs.slice(1)], name: node.name || undefined, attrs: toAttrs(node) });
+      if (fusesIntoNext) {
+        this.#dequantized.set(out, raw); // the activation reads the raw output; Q comes after it
+        continue;
+      }
+      const params = PASSTHROUGH.has(node.opType) ? this.#params.get(node.inputs[0]) : undefined;
+      this.#quantizeActivation(raw, params ?? this.#calibrated(out), out, outputs.has(out));
+    }
+    const io = (v: OnnxModel['graph']['inputs'][number]): IoSpec => ({ name: v.name, dtype: 'float32', shape: v.shape ?? undefined });
+    return { nodes: this.#nodes, inputs: g.inputs.map(io), outputs: g.outputs.map(io), initializers: this.#inits, opset, producer: `bitexact quantize (${producer || 'unknown producer'})` };
+  }
+
+  #calibrated(name: string): QParams {
+    const s = this.stats.get(name);
+    if (!s) throw new BitexactError('ERR_BITEXACT_INTERNAL', `no calibration statistics for '${name}'`);
+    const [lo, hi] = s.range(this.method, this.percentile);
+    const { scale, zeroPoint } = uint8Params(lo, hi);
+    const scaleName = `${name}__scale`;
+    const zpName = `${name}__zero_point`;
+    this.#inits[scaleName] = rawTensor('float32', [], [scale]);
+    this.#inits[zpName] = rawTensor('uint8', [], [zeroPoint]);
+    return { scale: scaleName, zeroPoint: zpName, scaleValue: scale };
+  }
+
+  /** Q then DQ after `value`; consumers of `name` read the DQ output (named `name` for graph outputs). */
+  #quantizeActivation(value: string, p: QParams, name: string, isGraphOutput = false): void {
+    const q = `${name}__q`;
+    const dq = isGraphOutput ? name : `${name}__dq`;
+    this.#nodes.push({ op: 'QuantizeLinear', inputs: [value, p.scale, p.zeroPoint], outputs: [q] });
+    this.#nodes.push({ op: 'DequantizeLinear', inputs: [q, p.scale, p.zeroPoint], outputs: [dq] });
+    this.#params.set(name, p);
+    this.#dequantized.set(name, dq);
+    this.activations++;
+  }
+
+  #inputFor(node: OnnxNode, index: number, name: string): string {
+    if (!name) return name;
+    const init = this.model.graph.initializers.get(name);
+    if (!init) return this.#dequantized.get(name) ?? name;
+    if (node.opType === 'Reshape' && index === 1) return this.#constant(name, init, 'int64');
+    if ((node.opType === 'Squeeze' || node.opType === 'Unsqueeze' || node.opType === 'ReduceMean') && index === 1) return this.#constant(name, init, 'int64');
+    if ((node.opType === 'Conv' || node.opType === 'Gemm' || node.opType === 'MatMul') && index === 1) return this.#weight(node, name, init);
+    if ((node.opType === 'Conv' || node.opType === 'Gemm') && index === 2) return this.#bias(node, name, init);
+    if (node.opType === 'Clip') return this.#constant(name, init, 'float32');
+    return this.#constantActivation(name, init);
+  }
+
+  #constant(name: string, t: OnnxTensor, dtype: 'int64' | 'float32'): string {
+    this.#inits[name] = rawTensor(dtype, t.dims, dtype === 'int64' ? Array.from(t.data, (v) => BigInt(Math.round(v))) : t.data);
+    return name;
+  }
+
+  /** A constant operand of Add/Mul/...: uint8 per tensor over its own range. */
+  #constantActivation(name: string, t: OnnxTensor): string {
+    let lo = 0;
+    let hi = 0;
+    for (const v of t.data) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+    const { scale, zeroPoint } = uint8Params(lo, hi);
+    const q = Array.from(t.data, (v) => Math.min(255, Math.max(0, Math.round(v / scale) + zeroPoint)));
+    this.#inits[`${name}__quantized`] = rawTensor('uint8', t.dims, q);
+    this.#inits[`${name}__scale`] = rawTensor('float32', [], [scale]);
+    this.#inits[`${name}__zero_point`] = rawTensor('uint8', [], [zeroPoint]);
+    this.#nodes.push({ op: 'DequantizeLinear', inputs: [`${name}__quantized`, `${name}__scale`, `${name}__zero_point`], outputs: [`${name}__dq`] });
+    return `${name}__dq`;
+  }
+
+  /** int8 symmetric weights, per output channel unless per-tensor was asked for. */
+  #weight(node: OnnxNode, name: string, t: OnnxTensor): string {
+    const transB = node.opType === 'Gemm' && intAttr(node, 'transB', 0) !== 0;
+    if (node.opType === 'Gemm' && (intAttr(node, 'transA', 0) !== 0 || intAttr(node, 'alpha', 1) !== 1 || intAttr(node, 'beta', 1) !== 1)) {
+      throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `node '${node.name}' (Gemm) with transA or alpha/beta other than 1 cannot be quantised yet`);
+    }
+    const axis = node.opType === 'Conv' || transB ? 0 : 1;
+    const channels = t.dims[axis];
+    const inner = t.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const scales = new Float32Array(this.perChannel ? channels : 1);
+    const channelOf = (k: number) => (this.perChannel ? Math.floor(k / inner) % channels : 0);
+    for (let k = 0; k < t.data.length; k++) scales[channelOf(k)] = Math.max(scales[channelOf(k)], Math.abs(t.data[k]));
+    for (let c = 0; c < scales.length; c++) scales[c] = scales[c] > 0 ? Math.fround(scales[c] / 127) : 1;
+    const q = Array.from(t.data, (v, k) => Math.min(127, Math.max(-127, Math.round(v / scales[channelOf(k)]))));
+    const base = `${node.outputs[0]}__w`;
+    this.#inits[`${base}_quantized`] = rawTensor('int8', t.dims, q);
+    this.#inits[`${base}_scale`] = rawTensor('float32', this.perChannel ? [channels] : [], scales);
+    this.#inits[`${base}_zero_point`] = rawTensor('int8', this.perChannel ? [channels] : [], new Array(scales.length).fill(0));
+    this.#nodes.push({
+      op: 'DequantizeLinear',
+      inputs: [`${base}_quantized`, `${base}_scale`, `${base}_zero_point`],
+      outputs: [`${base}_dq`],
+      attrs: this.perChannel ? { axis } : undefined,
+    });
+    this.#weightScales.set(node, scales);
+    this.weights++;
+    return `${base}_dq`;
+  }
+
+  readonly #weightScales = new Map<OnnxNode, Float32Array>();
+
+  /** int32 bias at the accumulator scale (input scale x weight scale of its channel). */
+  #bias(node: OnnxNode, name: string, t: OnnxTensor): string {
+    const x = this.#params.get(node.inputs[0]);
+    const w = this.#weightScales.get(node);
+    if (!x || !w) throw new BitexactError('ERR_BITEXACT_INTERNAL', `bias of '${node.name}' before its input or weights`);
+    const channels = t.data.length;
+    const scales = Float32Array.from({ length: channels }, (_, c) => Math.fround(x.scaleValue * w[w.length === 1 ? 0 : c]));
+    const q = Array.from(t.data, (v, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / scales[c]))));
+    const base = `${node.outputs[0]}__b`;
+    this.#inits[`${base}_quantized`] = rawTensor('int32', [channels], q);
+    this.#inits[`${base}_scale`] = rawTensor('float32', [channels], scales);
+    this.#inits[`${base}_zero_point`] = rawTensor('int32', [channels], new Array(channels).fill(0));
+    this.#nodes.push({ op: 'DequantizeLinear', inputs: [`${base}_quantized`, `${base}_scale`, `${base}_zero_point`], outputs: [`${base}_dq`], attrs: { axis: 0 } });
+    return `${base}_dq`;
+  }
+}
+
+function toAttrs(node: OnnxNode): Record<string, AttrValue> {
+  const out: Record<string, AttrValue> = {};
+  for (const [k, a] of Object.entries(node.attributes)) {
+    if (a.kind === 'int') out[k] = a.value;
+    else if (a.kind === 'ints') out[k] = a.value;
+    else if (a.kind === 'string') out[k] = a.value;
+    else if (a.kind === 'float') out[k] = { float: a.value };
+    else if (a.kind === 'floats') out[k] = { floats: a.value };
+    else throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `node '${node.name}': attribute '${k}' of kind ${a.kind} is not carried over yet`);
+  }
+  return out;
+}
