@@ -20,3 +20,5 @@ export { ChainClient, ChainRevertError, JobState, commitmentOf, deployContracts,
 export type { ChainJob, Deployment, MarketParams, TxResult, ClientOptions } from './chain/client.js';
 export { startAnvil, anvilBinary } from './chain/anvil.js';
 export type { Anvil } from './chain/anvil.js';
+export { quantize } from './quantize/index.js';
+export type { QuantizeOptions, QuantizeReport } from './quantize/index.js';

@@ -14,6 +14,7 @@ import { argmax, type Tensor } from '../tensor.js';
 import { diffTraces, merkleProof, verifyMerkleProof, type TraceEntry } from '../trace.js';
 import { isMerkleProof, readTraceFile, writeTraceFile } from '../io/trace_files.js';
 import { commandServe, SERVE_USAGE } from './serve.js';
+import { commandQuantize, QUANTIZE_USAGE } from './quantize.js';
 import { CHAIN_USAGE, commandDeploy, commandJob, commandNode, commandRegisterModel, commandVerifyJob } from './chain_commands.js';
 
 const USAGE = `usage:
@@ -26,6 +27,7 @@ const USAGE = `usage:
   bitexact prove TRACE NODE     (NODE: a leaf index or a node name; prints a Merkle inclusion proof)
   bitexact check-proof ROOT PROOF_FILE (exit 0 when the proof holds, 1 when not)
 ${SERVE_USAGE}
+${QUANTIZE_USAGE}
 ${CHAIN_USAGE}`;
 
 class UsageError extends Error {}
@@ -297,6 +299,8 @@ export async function main(argv: string[]): Promise<number> {
         return await commandCheckProof(rest);
       case 'serve':
         return await commandServe(rest);
+      case 'quantize':
+        return await commandQuantize(rest);
       case 'deploy':
         return await commandDeploy(rest);
       case 'register-model':

@@ -2,11 +2,11 @@
 // range each method derives from them.
 import { BitexactError } from '../errors.js';
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
+export type CalibrationMethod = 'minmax' | 'percentile';
 
 const HISTOGRAM_BINS = 2048;
 
-/** Running statistics of one tensor: min, max, and a histogram of |x| for the other methods. */
+/** Running statistics of one tensor: min, max, and a histogram of |x| for percentile clipping. */
 export class TensorStats {
   min = Infinity;
   max = -Infinity;
@@ -46,10 +46,10 @@ export class TensorStats {
   /** The real range [lo, hi] to quantise (always containing 0). */
   range(method: CalibrationMethod, percentile = 99.999): [number, number] {
     if (!Number.isFinite(this.min)) throw new BitexactError('ERR_BITEXACT_INPUT', 'a tensor was never observed during calibration');
-    let lo = Math.min(0, this.min);
-    let hi = Math.max(0, this.max);
+    const lo = Math.min(0, this.min);
+    const hi = Math.max(0, this.max);
     if (method === 'minmax' || this.histMax === 0) return [lo, hi];
-    const clip = method === 'percentile' ? this.#percentileClip(percentile) : this.#entropyClip();
+    const clip = this.#percentileClip(percentile);
     return [Math.max(lo, -clip), Math.min(hi, clip)];
   }
 
@@ -62,47 +62,6 @@ export class TensorStats {
       if (seen >= target) return ((b + 1) / HISTOGRAM_BINS) * this.histMax;
     }
     return this.histMax;
-  }
-
-  /**
-   * The clip threshold whose 128-level quantisation of the |x| histogram loses the least
-   * information (KL divergence, the TensorRT-style search).
-   */
-  #entropyClip(): number {
-    const levels = 128;
-    let best = this.histMax;
-    let bestDivergence = Infinity;
-    for (let bins = levels; bins <= HISTOGRAM_BINS; bins += 16) {
-      const p = Array.from(this.hist.subarray(0, bins));
-      for (let b = bins; b < HISTOGRAM_BINS; b++) p[bins - 1] += this.hist[b]; // outliers clipped into the last bin
-      const q = new Array<number>(bins).fill(0);
-      const group = bins / levels;
-      for (let l = 0; l < levels; l++) {
-        const start = Math.floor(l * group);
-        const end = Math.floor((l + 1) * group);
-        let sum = 0;
-        let nonZero = 0;
-        for (let b = start; b < end; b++) {
-          sum += p[b];
-          if (p[b] > 0) nonZero++;
-        }
-        for (let b = start; b < end; b++) if (p[b] > 0) q[b] = sum / nonZero;
-      }
-      const pSum = p.reduce((a, b) => a + b, 0);
-      const qSum = q.reduce((a, b) => a + b, 0);
-      let divergence = 0;
-      for (let b = 0; b < bins; b++) {
-        if (p[b] === 0) continue;
-        const pp = p[b] / pSum;
-        const qq = q[b] / qSum;
-        divergence += qq > 0 ? pp * Math.log(pp / qq) : pp * 20;
-      }
-      if (divergence < bestDivergence) {
-        bestDivergence = divergence;
-        best = (bins / HISTOGRAM_BINS) * this.histMax;
-      }
-    }
-    return best;
   }
 }
 

@@ -1,0 +1,52 @@
+// quantize(): float ONNX model + calibration inputs -> QDQ model bytes bitexact runs exactly.
+import { readFile } from 'node:fs/promises';
+import { BitexactError, expected } from '../errors.js';
+import { readOnnxModel } from '../onnx/reader.js';
+import { normalizeTensor, type TensorInput } from '../tensor.js';
+import type { FloatTensor } from './float_ops.js';
+import { quantizeFloatModel, type QuantizeOptions, type QuantizeReport } from './quantizer.js';
+
+export type { QuantizeOptions, QuantizeReport };
+
+/**
+ * Post-training static quantisation. `calibration` holds inputs keyed by input name (a model
+ * with one input also takes bare tensors); they should look like the inputs the model will see.
+ */
+export async function quantize(
+  model: string | Uint8Array,
+  calibration: (Record<string, TensorInput> | TensorInput)[],
+  options: QuantizeOptions = {},
+): Promise<{ bytes: Uint8Array; report: QuantizeReport }> {
+  let bytes: Uint8Array;
+  if (typeof model === 'string') {
+    try {
+      bytes = await readFile(model);
+    } catch (err) {
+      throw new BitexactError('ERR_BITEXACT_INPUT', `cannot read model file ${model}: ${(err as Error).message}`);
+    }
+  } else if (model instanceof Uint8Array) bytes = model;
+  else throw expected('a file path or a Uint8Array', 'model', model);
+  if (options.method !== undefined && options.method !== 'minmax' && options.method !== 'percentile') {
+    throw expected("'minmax' or 'percentile'", 'method', options.method);
+  }
+  const parsed = readOnnxModel(bytes);
+  const names = parsed.graph.inputs.map((i) => i.name);
+  const samples = calibration.map((sample, k) => {
+    const named: Record<string, TensorInput> =
+      typeof sample === 'object' && sample !== null && 'dtype' in sample && 'shape' in sample && names.length === 1
+        ? { [names[0]]: sample as TensorInput }
+        : (sample as Record<string, TensorInput>);
+    const out: Record<string, FloatTensor> = {};
+    for (const name of names) {
+      if (!named[name]) throw new BitexactError('ERR_BITEXACT_INPUT', `calibration input ${k} lacks '${name}'`);
+      const t = normalizeTensor(named[name], `calibration input ${k} '${name}'`);
+      if (t.dtype !== 'float32') throw new BitexactError('ERR_BITEXACT_INPUT', `calibration input ${k} '${name}' must be float32, not ${t.dtype}`);
+      const declared = parsed.graph.inputs.find((i) => i.name === name)!.shape;
+      const fits = !declared || (declared.length === t.shape.length && declared.every((d, i) => typeof d !== 'number' || d <= 0 || d === t.shape[i]));
+      if (!fits) throw new BitexactError('ERR_BITEXACT_INPUT', `calibration input ${k} '${name}' has shape [${t.shape}], but the model declares [${declared}]`);
+      out[name] = { dims: [...t.shape], data: t.data as Float32Array };
+    }
+    return out;
+  });
+  return quantizeFloatModel(parsed, samples, options);
+}
