@@ -32,6 +32,18 @@ Tensor sigmoidTable(DType inType, float inScale, int32_t inZero, DType outType, 
   });
 }
 
+Tensor tanhTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero) {
+  const QRange out = rangeOf(outType);
+  return buildTable(inType, outType, [&](int32_t v) {
+    const int32_t centred = v - inZero;
+    const uint64_t e = expNegQ40(realMagnitudeQ40(centred, inScale));  // e^-|r| in Q40, at most 2^40
+    const uint64_t e2 = uint64_t(((unsigned __int128)e * e) >> kExpFractionBits);
+    // tanh is odd and round-half-even is symmetric: quantise |tanh| once, then apply the sign.
+    const int32_t magnitude = quantizeRatio(kExpOne - e2, kExpOne + e2, outScale, 0, QRange{0, int32_t(1) << 30});
+    return saturate(int64_t(outZero) + (centred >= 0 ? magnitude : -magnitude), out.lo, out.hi);
+  });
+}
+
 Tensor requantizeTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero) {
   Multiplier m;
   if (!deriveMultiplier(double(inScale) / double(outScale), &m)) fail(ErrorCode::InvalidModel, "scale ratio cannot be represented");

@@ -17,6 +17,9 @@ Tensor floatFunctionTable(DType inType, float inScale, int32_t inZero, DType out
                           const std::function<float(float)>& f);
 // table[v - lo(x)] = clamp(zy + round_half_even(sigmoid((v - zx) * sx) / sy)), integer math only.
 Tensor sigmoidTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
+// table[v - lo(x)] = zy ± RHE(tanh(|v - zx| * sx) / sy), clamped; tanh from the integer exp:
+// tanh(|r|) = (1 - e^-2|r|) / (1 + e^-2|r|) with e^-2|r| = floor(e^-|r| * e^-|r| / 2^40).
+Tensor tanhTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
 // table[v - lo(x)] = requantize(v - zx, sx / sy, zy): moving a tensor to another scale.
 Tensor requantizeTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
 
