@@ -6,6 +6,7 @@ import ort from 'onnxruntime-node';
 import { BitexactError, loadModel, type TensorInput } from '../src/index.js';
 import { buildModel, rng, randomInts, tensorValue, type ModelSpec, type NodeSpec } from './helpers/onnx_builder.js';
 import { expectSameEverywhere } from './helpers/run_all.js';
+import { erf64 } from './helpers/reference.js';
 
 const f32 = (name: string, v: number | number[], dims: number[] = []) => [name, tensorValue('float32', dims, Array.isArray(v) ? v : [v])] as const;
 
@@ -176,34 +177,40 @@ describe('QDQ patterns', () => {
       inputs: [{ name: 'x', dtype: 'uint8', shape: [4] }],
       outputs: [{ name: 'y', dtype: 'uint8' }],
       initializers: Object.fromEntries([f32('s', 0.1), ['z', tensorValue('uint8', [], [0])]]),
-      nodes: [dq('x', 's', 'z', 'f'), { op: 'Erf', name: 'the_erf', inputs: ['f'], outputs: ['g'] }, q('g', 's', 'z', 'y')],
+      nodes: [dq('x', 's', 'z', 'f'), { op: 'Sin', name: 'the_sin', inputs: ['f'], outputs: ['g'] }, q('g', 's', 'z', 'y')],
     };
     const error = await loadModel(buildModel(spec)).catch((e) => e);
     expect(error).toBeInstanceOf(BitexactError);
     expect(error.code).toBe('ERR_BITEXACT_UNSUPPORTED_OP');
-    expect(error.message).toMatch(/the_erf/);
+    expect(error.message).toMatch(/the_sin/);
   });
 
-  it('Tanh (integer exp) over the whole int8 and uint8 domains is within 1 LSB of float64', async () => {
-    for (const [dtype, xs, xz, ys, yz] of [['int8', 0.03, -5, 1 / 127, 0], ['uint8', 0.05, 128, 1 / 128, 128], ['int8', 0.2, 0, 0.01, 3]] as const) {
+  // Tanh (integer exp), Erf and GELU (integer erf series): whole domains against float64.
+  const TABLE_FUNCTIONS: [string, (x: number) => number, [ 'int8' | 'uint8', number, number, number, number][]][] = [
+    ['Tanh', Math.tanh, [['int8', 0.03, -5, 1 / 127, 0], ['uint8', 0.05, 128, 1 / 128, 128], ['int8', 0.2, 0, 0.01, 3]]],
+    ['Erf', erf64, [['int8', 0.02, 0, 1 / 127, 0], ['uint8', 0.03, 120, 1 / 128, 128], ['int8', 0.3, 10, 0.008, -2]]],
+    ['Gelu', (x) => (x * (1 + erf64(x / Math.SQRT2))) / 2, [['int8', 0.05, 0, 0.05, -20], ['uint8', 0.04, 100, 0.025, 10], ['int8', 0.5, -3, 0.4, -1]]],
+  ];
+  for (const [op, fn, cases] of TABLE_FUNCTIONS) it(`${op} over the whole int8 and uint8 domains is within 1 LSB of float64`, async () => {
+    for (const [dtype, xs, xz, ys, yz] of cases) {
       const lo = dtype === 'int8' ? -128 : 0;
       const hi = dtype === 'int8' ? 127 : 255;
       const spec: ModelSpec = {
         inputs: [{ name: 'x', dtype, shape: [256] }],
         outputs: [{ name: 'y', dtype }],
         initializers: Object.fromEntries([f32('xs', xs), ['xz', tensorValue(dtype, [], [xz])], f32('ys', ys), ['yz', tensorValue(dtype, [], [yz])]]),
-        nodes: [dq('x', 'xs', 'xz', 'f'), { op: 'Tanh', inputs: ['f'], outputs: ['g'] }, q('g', 'ys', 'yz', 'y')],
+        nodes: [dq('x', 'xs', 'xz', 'f'), { op, inputs: ['f'], outputs: ['g'], ...(op === 'Gelu' ? { domain: 'com.microsoft' } : {}) }, q('g', 'ys', 'yz', 'y')],
       };
       const all = Array.from({ length: 256 }, (_, i) => lo + i);
       const data = dtype === 'int8' ? Int8Array.from(all) : Uint8Array.from(all);
-      const r = await expectSameEverywhere(buildModel(spec), { x: { dtype, shape: [256], data } }, `Tanh ${dtype}`);
+      const r = await expectSameEverywhere(buildModel(spec), { x: { dtype, shape: [256], data } }, `${op} ${dtype}`);
       let exact = 0;
       for (let i = 0; i < 256; i++) {
-        const ideal = Math.min(hi, Math.max(lo, Math.round(Math.tanh((all[i] - xz) * Math.fround(xs)) / Math.fround(ys)) + yz));
-        expect(Math.abs(Number(r.outputs.y.data[i]) - ideal), `Tanh ${dtype} at ${all[i]}`).toBeLessThanOrEqual(1);
+        const ideal = Math.min(hi, Math.max(lo, Math.round(fn((all[i] - xz) * Math.fround(xs)) / Math.fround(ys)) + yz));
+        expect(Math.abs(Number(r.outputs.y.data[i]) - ideal), `${op} ${dtype} at ${all[i]}`).toBeLessThanOrEqual(1);
         if (Number(r.outputs.y.data[i]) === ideal) exact++;
       }
-      expect(exact, `Tanh ${dtype}: correctly rounded entries`).toBeGreaterThanOrEqual(254);
+      expect(exact, `${op} ${dtype}: correctly rounded entries`).toBeGreaterThanOrEqual(254);
     }
   });
 });

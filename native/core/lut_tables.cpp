@@ -44,6 +44,36 @@ Tensor tanhTable(DType inType, float inScale, int32_t inZero, DType outType, flo
   });
 }
 
+namespace {
+// zy + sign * RHE(magnitudeQ40 / 2^40 / sy), clamped: one rounding of the magnitude, then the sign.
+int32_t signedQuantize(uint64_t magnitudeQ40, bool negative, float outScale, int32_t outZero, QRange out) {
+  const int32_t m = quantizeRatio(magnitudeQ40, kExpOne, outScale, 0, QRange{0, int32_t(1) << 30});
+  return saturate(int64_t(outZero) + (negative ? -m : m), out.lo, out.hi);
+}
+}  // namespace
+
+Tensor erfTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero) {
+  const QRange out = rangeOf(outType);
+  return buildTable(inType, outType, [&](int32_t v) {
+    const int32_t centred = v - inZero;
+    return signedQuantize(erfQ40(realMagnitudeQ40(centred, inScale)), centred < 0, outScale, outZero, out);
+  });
+}
+
+Tensor geluTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero) {
+  const QRange out = rangeOf(outType);
+  return buildTable(inType, outType, [&](int32_t v) {
+    const int32_t centred = v - inZero;
+    const uint64_t x = realMagnitudeQ40(centred, inScale);  // |x|, at most 2^62
+    const uint64_t z = uint64_t(((unsigned __int128)x * kInvSqrt2Q40) >> kExpFractionBits);
+    const uint64_t e = erfQ40(z);
+    // 2 * Phi(x) = 1 + erf(x / sqrt 2); for x < 0 it is 1 - erf(|x| / sqrt 2).
+    const uint64_t twoPhi = centred >= 0 ? kExpOne + e : kExpOne - e;
+    const uint64_t magnitude = uint64_t(((unsigned __int128)x * twoPhi) >> (kExpFractionBits + 1));
+    return signedQuantize(magnitude, centred < 0, outScale, outZero, out);
+  });
+}
+
 Tensor requantizeTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero) {
   Multiplier m;
   if (!deriveMultiplier(double(inScale) / double(outScale), &m)) fail(ErrorCode::InvalidModel, "scale ratio cannot be represented");

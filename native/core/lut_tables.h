@@ -20,6 +20,10 @@ Tensor sigmoidTable(DType inType, float inScale, int32_t inZero, DType outType, 
 // table[v - lo(x)] = zy ± RHE(tanh(|v - zx| * sx) / sy), clamped; tanh from the integer exp:
 // tanh(|r|) = (1 - e^-2|r|) / (1 + e^-2|r|) with e^-2|r| = floor(e^-|r| * e^-|r| / 2^40).
 Tensor tanhTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
+// Erf and GELU (x * (1 + erf(x / sqrt 2)) / 2) from the integer erf of numerics.h: the magnitude
+// is computed in Q40, quantised once with round-half-even, and the sign applied (erf is odd).
+Tensor erfTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
+Tensor geluTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
 // table[v - lo(x)] = requantize(v - zx, sx / sy, zy): moving a tensor to another scale.
 Tensor requantizeTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
 

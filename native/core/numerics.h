@@ -159,6 +159,31 @@ inline uint64_t expNegQ40(uint64_t r) {
   return uint64_t(sum) >> k;
 }
 
+// round(2 / sqrt(pi) * 2^40) = round(1240666014761.714...)
+constexpr uint64_t kTwoOverSqrtPiQ40 = 1240666014762ULL;
+// round(2^40 / sqrt(2)) = round(777472127993.868...)
+constexpr uint64_t kInvSqrt2Q40 = 777472127994ULL;
+// erf(z) is taken as exactly 1 from z = 4 on (1 - erf(4) < 1.6e-8).
+constexpr uint64_t kErfCutoffQ40 = uint64_t(4) << kExpFractionBits;
+
+// erf(z) for z >= 0, both Q24.40: (2/sqrt(pi)) * sum_n (-1)^n z^(2n+1) / (n! (2n+1)). The terms
+// t_0 = z, t_n = floor(floor(t_(n-1) * floor(z^2 / 2^40) / 2^40) / n) and each t_n / (2n+1)
+// (truncated) are summed until t_n is 0; 128-bit throughout (t_n < 2^62 for z < 4).
+inline uint64_t erfQ40(uint64_t z) {
+  if (z >= kErfCutoffQ40) return kExpOne;
+  const unsigned __int128 z2 = ((unsigned __int128)z * z) >> kExpFractionBits;
+  unsigned __int128 term = z;
+  __int128 sum = __int128(term);
+  for (uint64_t n = 1; term != 0; ++n) {
+    term = ((term * z2) >> kExpFractionBits) / n;
+    const __int128 part = __int128(term / (2 * n + 1));
+    sum += (n & 1) ? -part : part;
+  }
+  if (sum <= 0) return 0;
+  const unsigned __int128 r = ((unsigned __int128)sum * kTwoOverSqrtPiQ40) >> kExpFractionBits;
+  return r > kExpOne ? kExpOne : uint64_t(r);
+}
+
 // Rounds n / d to the nearest integer, ties to even; n >= 0, d > 0.
 inline unsigned __int128 roundDivideEven(unsigned __int128 n, unsigned __int128 d) {
   const unsigned __int128 q = n / d, r = n % d;

@@ -13,7 +13,7 @@
 //   DQ(x) -> AveragePool -> Q                          -> com.microsoft QLinearAveragePool
 //   DQ(x) -> Softmax -> Q                              -> com.microsoft QLinearSoftmax
 //   DQ(x_i)... -> Concat -> Q                          -> com.microsoft QLinearConcat
-//   DQ(x) -> Sigmoid | Tanh | HardSwish | HardSigmoid | Relu | Clip | LeakyRelu -> Q -> bitexact QLinearLut
+//   DQ(x) -> Sigmoid | Tanh | Erf | Gelu | HardSwish | HardSigmoid | Relu | Clip | LeakyRelu -> Q -> bitexact QLinearLut
 //   DQ(x) -> MaxPool | Reshape | Flatten | Squeeze | Unsqueeze | Transpose | Slice | Gather |
 //            Pad | Resize(nearest) -> Q (same scale and zero point) -> the op on x itself
 //   uint8 input -> Cast(float) -> Add/Sub/Mul/Div by constants -> Q  -> bitexact QLinearLut
@@ -295,9 +295,14 @@ std::optional<std::function<float(float)>> elementwiseFunction(const QdqGraph& g
 }
 
 std::optional<onnx::Node> fuseLut(QdqGraph& g, const onnx::Node& op, const QuantInfo& out) {
-  const bool sigmoid = isStandardOp(op, "Sigmoid"), tanh = isStandardOp(op, "Tanh");
-  const auto f = sigmoid || tanh ? std::nullopt : elementwiseFunction(g, op);
-  if ((!f && !sigmoid && !tanh) || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
+  const bool sigmoid = isStandardOp(op, "Sigmoid"), tanh = isStandardOp(op, "Tanh"), erf = isStandardOp(op, "Erf");
+  // GELU: the opset-20 op (exact form only) or com.microsoft Gelu.
+  const onnx::Attribute* approximate = op.attribute("approximate");
+  const bool gelu = ((isStandardOp(op, "Gelu") && (!approximate || approximate->s == "none")) ||
+                     (op.opType == "Gelu" && op.domain == "com.microsoft"));
+  const bool integer = sigmoid || tanh || erf || gelu;
+  const auto f = integer ? std::nullopt : elementwiseFunction(g, op);
+  if ((!f && !integer) || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
   const auto x = dequantizedActivation(g, op.inputs[0]);
   if (!x || (out.dtype != DType::UInt8 && out.dtype != DType::Int8)) return std::nullopt;
   onnx::Node fused;
@@ -309,6 +314,8 @@ std::optional<onnx::Node> fuseLut(QdqGraph& g, const onnx::Node& op, const Quant
   const int32_t zx = x->zeroPoints[0], zy = out.zeroPoints[0];
   fused.attributes.push_back(tensorAttr("table", sigmoid ? sigmoidTable(x->dtype, sx, zx, out.dtype, sy, zy)
                                                  : tanh  ? tanhTable(x->dtype, sx, zx, out.dtype, sy, zy)
+                                                 : erf   ? erfTable(x->dtype, sx, zx, out.dtype, sy, zy)
+                                                 : gelu  ? geluTable(x->dtype, sx, zx, out.dtype, sy, zy)
                                                          : floatFunctionTable(x->dtype, sx, zx, out.dtype, sy, zy, *f)));
   return fused;
 }
