@@ -10,6 +10,7 @@ import ort from 'onnxruntime-node';
 import { loadModel, quantize, readTensorFile, type Tensor } from '../src/index.js';
 import { expectSameEverywhere } from './helpers/run_all.js';
 import { rng } from './helpers/onnx_builder.js';
+import { rawTensor, writeOnnxModel } from '../src/onnx/writer.js';
 import { HAVE_SHARED_MODELS, SKIP_REASON, inputPath, modelPath } from './helpers/shared_models.js';
 
 type Sample = { dims: number[]; data: Float32Array };
@@ -67,6 +68,31 @@ function variant(digit: Tensor, dy: number, dx: number, noise: number, random: (
   }
   return { dims: [1, 1, 28, 28], data: out };
 }
+
+describe('quantise a float MLP with GELU (integer erf table)', () => {
+  it('matches onnxruntime float within the quantisation error and hashes the same everywhere', async () => {
+    const random = rng(77);
+    const weights = (k: number, n: number) => rawTensor('float32', [k, n], Array.from({ length: k * n }, () => (random() - 0.5) * 0.6));
+    const floatBytes = writeOnnxModel({
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 16] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [1, 8] }],
+      initializers: { w1: weights(16, 32), b1: rawTensor('float32', [32], Array.from({ length: 32 }, () => random() - 0.5)), w2: weights(32, 8) },
+      nodes: [
+        { op: 'MatMul', inputs: ['x', 'w1'], outputs: ['h'] },
+        { op: 'Add', inputs: ['h', 'b1'], outputs: ['hb'] },
+        { op: 'Gelu', domain: 'com.microsoft', inputs: ['hb'], outputs: ['g'] },
+        { op: 'MatMul', inputs: ['g', 'w2'], outputs: ['y'] },
+      ],
+    });
+    const calibration = uniformSamples([1, 16], 64, 3);
+    const { bytes } = await quantize(floatBytes, calibration.map((c) => ({ dtype: 'float32' as const, shape: c.dims, data: c.data })));
+    const r = await compare(floatBytes, bytes, 'x', uniformSamples([1, 16], 100, 4));
+    console.log(`GELU MLP: top-1 agreement ${(r.agreement * 100).toFixed(1)}% over ${r.rows} inputs, relative L2 ${r.relL2.toFixed(4)}`);
+    expect(r.relL2).toBeLessThan(0.08);
+    expect(r.agreement).toBeGreaterThanOrEqual(0.9);
+    await expectSameEverywhere(bytes, { x: { dtype: 'float32', shape: [1, 16], data: calibration[0].data } }, 'quantised GELU MLP');
+  });
+});
 
 describe.skipIf(!HAVE_SHARED_MODELS)('quantise -> run -> compare with onnxruntime float', () => {
   if (!HAVE_SHARED_MODELS) console.warn(SKIP_REASON);

@@ -18,7 +18,8 @@ export function runFloatGraph(model: OnnxModel, inputs: Record<string, FloatTens
     options.observe?.(spec.name, t, null);
   }
   for (const node of model.graph.nodes) {
-    if (node.domain && node.domain !== 'ai.onnx') {
+    const contribGelu = node.domain === 'com.microsoft' && node.opType === 'Gelu';
+    if (node.domain && node.domain !== 'ai.onnx' && !contribGelu) {
       throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `node '${node.name}' (${node.domain}::${node.opType}) is not a float op`);
     }
     let outs: FloatTensor[];

@@ -3,6 +3,7 @@
 // float64, results are rounded to float32. Layout NCHW.
 import { BitexactError } from '../errors.js';
 import type { OnnxAttribute, OnnxNode } from '../onnx/reader.js';
+import { erf64 } from './float_math.js';
 
 export interface FloatTensor {
   dims: number[];
@@ -383,6 +384,11 @@ export const FLOAT_OPS: Record<string, FloatOp> = {
   LeakyRelu: unary((v, n) => (v >= 0 ? v : v * attrFloat(n, 'alpha', 0.01))),
   Sigmoid: unary((v) => 1 / (1 + Math.exp(-v))),
   Tanh: unary((v) => Math.tanh(v)),
+  Erf: unary((v) => erf64(v)),
+  Gelu: unary((v, n) => {
+    if (attrString(n, 'approximate', 'none') !== 'none') unsupported(n, "approximate GELU (only 'none')");
+    return (v * (1 + erf64(v / Math.SQRT2))) / 2;
+  }),
   HardSigmoid: unary((v, n) => Math.min(1, Math.max(0, attrFloat(n, 'alpha', 0.2) * v + attrFloat(n, 'beta', 0.5)))),
   HardSwish: unary((v) => v * Math.min(1, Math.max(0, v / 6 + 0.5))),
   Clip: clip,

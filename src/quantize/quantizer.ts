@@ -259,7 +259,14 @@ class QdqWriter {
       const next = consumers.get(out) ?? [];
       const fusesIntoNext = LINEAR.has(node.opType) && next.length === 1 && FUSED_ACTIVATIONS.has(next[0].opType) && !outputs.has(out);
       const raw = outputs.has(out) ? `${out}__float` : out;
-      this.#nodes.push({ op: node.opType, inputs, outputs: [raw, ...node.outputs.slice(1)], name: node.name || undefined, attrs: toAttrs(node) });
+      this.#nodes.push({
+        op: node.opType,
+        domain: node.domain || undefined,
+        inputs,
+        outputs: [raw, ...node.outputs.slice(1)],
+        name: node.name || undefined,
+        attrs: toAttrs(node),
+      });
       if (fusesIntoNext) {
         this.#dequantized.set(out, raw); // the activation reads the raw output; Q comes after it
         continue;
