@@ -31,8 +31,17 @@ export interface JobView {
   error?: { code: string; message: string };
 }
 
+/** How an accepted job ended, as POST /v1/infer needs it: the stored result text, or the error. */
+export interface JobOutcome {
+  jobId: string;
+  state: JobState;
+  /** a done job's result as journalled (JSON text, sent as is) */
+  resultJson?: string;
+  error?: { code: string; message: string };
+}
+
 export class JobService {
-  readonly #inflight = new Map<string, Promise<JobView>>();
+  readonly #inflight = new Map<string, Promise<JobOutcome>>();
   /** jobs whose journal row is being committed: they hold a queue place and a jobId */
   readonly #accepting = new Map<string, { requestHash: string; committed: Promise<void> }>();
   readonly #backlog: JobRow[] = [];
@@ -50,9 +59,9 @@ export class JobService {
 
   /**
    * Accepts a job: journals it (resolves once committed to disk) and queues it. `done` settles
-   * with the finished job's view. A repeated jobId with the same request returns the same job.
+   * with how it ended. A repeated jobId with the same request returns the same job.
    */
-  async accept(request: InferRequest): Promise<{ jobId: string; done: Promise<JobView> }> {
+  async accept(request: InferRequest): Promise<{ jobId: string; done: Promise<JobOutcome> }> {
     this.registry.get(request.modelHash); // refuses an unknown model before anything is journalled
     const inputs = encodeTensors(request.inputs);
     const requestHash = keccak256(Buffer.concat([Buffer.from(`${request.modelHash}:${request.trace ? 1 : 0}:`), inputs]));
@@ -62,7 +71,7 @@ export class JobService {
         if (existing.requestHash !== requestHash) {
           throw new HttpError(409, 'ERR_BITEXACT_JOB_CONFLICT', `job '${request.jobId}' exists with a different request`);
         }
-        return { jobId: existing.id, done: this.#inflight.get(existing.id) ?? Promise.resolve(this.view(existing.id)!) };
+        return { jobId: existing.id, done: this.#inflight.get(existing.id) ?? Promise.resolve(this.#outcome(existing.id)) };
       }
     }
     if (this.#accepting.size >= this.scheduler.room) {
@@ -87,6 +96,16 @@ export class JobService {
       await Promise.resolve(); // let that accept() register its run first
     }
     return this.journal.job(jobId);
+  }
+
+  #outcome(id: string): JobOutcome {
+    const row = this.journal.job(id)!;
+    return {
+      jobId: row.id,
+      state: row.state,
+      ...(row.result ? { resultJson: row.result } : {}),
+      ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage ?? '' } } : {}),
+    };
   }
 
   view(id: string): JobView | undefined {
@@ -136,22 +155,26 @@ export class JobService {
     }
   }
 
-  #run(jobId: string, modelHash: string, inputs: Record<string, Tensor>, trace: boolean, priority: number): Promise<JobView> {
+  #run(jobId: string, modelHash: string, inputs: Record<string, Tensor>, trace: boolean, priority: number): Promise<JobOutcome> {
     const model = this.registry.get(modelHash);
     const done = this.scheduler
       .submit({ model, inputs, receipt: true, trace, priority, id: jobId })
       .then(
-        async (r) => {
-          await this.journal.markDone(jobId, JSON.stringify(resultBody(jobId, r, trace)));
-          return this.view(jobId)!;
+        async (r): Promise<JobOutcome> => {
+          // Serialised once: the journal stores this text and the HTTP reply sends it as is.
+          const resultJson = JSON.stringify(resultBody(jobId, r, trace));
+          await this.journal.markDone(jobId, resultJson);
+          return { jobId, state: 'done', resultJson };
         },
-        async (err: BitexactError) => {
+        async (err: BitexactError): Promise<JobOutcome> => {
           // A server shutting down cancels waiting jobs: they stay accepted and run after a restart.
-          if (err.code !== 'ERR_BITEXACT_CANCELLED') await this.journal.markFailed(jobId, err.code ?? 'ERR_BITEXACT_INTERNAL', err.message);
-          return this.view(jobId)!;
+          if (err.code === 'ERR_BITEXACT_CANCELLED') return { jobId, state: 'queued' };
+          const code = err.code ?? 'ERR_BITEXACT_INTERNAL';
+          await this.journal.markFailed(jobId, code, err.message);
+          return { jobId, state: 'failed', error: { code, message: err.message } };
         },
       )
-      .catch((err: Error): JobView => ({ ...this.view(jobId)!, error: { code: 'ERR_BITEXACT_INTERNAL', message: err.message } }));
+      .catch((err: Error): JobOutcome => ({ jobId, state: 'running', error: { code: 'ERR_BITEXACT_INTERNAL', message: err.message } }));
     this.#inflight.set(jobId, done);
     void done.finally(() => this.#inflight.delete(jobId));
     return done;

@@ -98,14 +98,14 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     if (query.async === '1' || query.async === 'true') {
       return reply.status(202).send({ jobId: accepted.jobId, state: jobs.view(accepted.jobId)?.state ?? 'queued', href: `/v1/jobs/${accepted.jobId}` });
     }
-    const view = await accepted.done;
-    if (view.state === 'done') return view.result;
-    if (view.error) {
-      const { status, body: errorBody } = errorResponse(new BitexactError(view.error.code as never, view.error.message));
-      return reply.status(status).send({ ...errorBody, jobId: view.jobId });
+    const outcome = await accepted.done;
+    if (outcome.state === 'done' && outcome.resultJson) return reply.type('application/json; charset=utf-8').send(outcome.resultJson);
+    if (outcome.error) {
+      const { status, body: errorBody } = errorResponse(new BitexactError(outcome.error.code as never, outcome.error.message));
+      return reply.status(status).send({ ...errorBody, jobId: outcome.jobId });
     }
     // cancelled by a shutdown: still accepted, it runs after the restart
-    return reply.status(202).send({ jobId: view.jobId, state: view.state, href: `/v1/jobs/${view.jobId}` });
+    return reply.status(202).send({ jobId: outcome.jobId, state: outcome.state, href: `/v1/jobs/${outcome.jobId}` });
   });
 
   app.get('/v1/jobs/:id', { schema: { params: jobParams } }, async (req, reply) => {
