@@ -96,7 +96,8 @@ export class Journal {
     }
     const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
     this.#writer = new Worker(`(${journalWriter.toString()})()`, { eval: true, workerData: { path, sqlite, writes: WRITES } });
-    this.#writer.on('message', (replies: { op: number; changes?: number; error?: string }[]) => {
+    this.#writer.on('message', (replies: { op: number; changes?: number; error?: string }[] | 'closed') => {
+      if (!Array.isArray(replies)) return; // 'closed', answered in close()
       for (const r of replies) {
         const p = this.#pending.get(r.op);
         this.#pending.delete(r.op);
