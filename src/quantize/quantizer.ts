@@ -52,13 +52,10 @@ export function quantizeFloatModel(model: OnnxModel, calibration: Record<string,
   const domainVersion = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 13;
   if (domainVersion > 17) throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `opset ${domainVersion} models are not supported yet (up to 17)`);
   const opset = Math.max(13, domainVersion); // per-channel DequantizeLinear needs 13
-  if (domainVersion < 13 && model.graph.nodes.some((n) => n.opType === 'Softmax')) {
-    // Softmax changed meaning at 13 (one axis instead of a flattened tail): only 2-D uses agree.
-    checkSoftmaxRank(model, calibration[0]);
-  }
 
   const graph = cloneGraph(model);
   const dims = observeDims(graph, calibration[0]);
+  if (domainVersion < 13) checkSoftmaxRank(graph, dims);
   const folded = simplify(graph, dims);
 
   const stats = new Map<string, TensorStats>();
@@ -81,15 +78,14 @@ export function quantizeFloatModel(model: OnnxModel, calibration: Record<string,
   };
 }
 
-function checkSoftmaxRank(model: OnnxModel, inputs: Record<string, FloatTensor>): void {
-  const softmaxInputs = new Set(model.graph.nodes.filter((n) => n.opType === 'Softmax').map((n) => n.inputs[0]));
-  runFloatGraph(model, inputs, {
-    observe(name, value) {
-      if (softmaxInputs.has(name) && value.dims.length !== 2) {
-        throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `Softmax on a rank-${value.dims.length} tensor in an opset < 13 model changes meaning at opset 13`);
-      }
-    },
-  });
+/** Softmax changed meaning at opset 13 (one axis instead of a flattened tail): only 2-D uses agree. */
+function checkSoftmaxRank(model: OnnxModel, dims: Map<string, number[]>): void {
+  for (const n of model.graph.nodes) {
+    const rank = n.opType === 'Softmax' ? dims.get(n.inputs[0])?.length : undefined;
+    if (rank !== undefined && rank !== 2) {
+      throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `Softmax on a rank-${rank} tensor in an opset < 13 model changes meaning at opset 13`);
+    }
+  }
 }
 
 function cloneGraph(model: OnnxModel): OnnxModel {

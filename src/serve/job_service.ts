@@ -135,11 +135,6 @@ export class JobService {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight.values()]);
   }
 
-  /** Jobs waiting for room in the queue after a restart. */
-  get backlog(): number {
-    return this.#backlog.length;
-  }
-
   #drainBacklog(): void {
     while (this.#backlog.length > 0 && !this.scheduler.full) {
       const row = this.#backlog.shift()!;

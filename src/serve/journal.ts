@@ -158,12 +158,6 @@ export class Journal {
     return (await this.#write('markFailed', [code, message, new Date().toISOString(), id])) === 1;
   }
 
-  counts(): Record<JobState, number> {
-    const out: Record<JobState, number> = { queued: 0, running: 0, done: 0, failed: 0 };
-    for (const r of this.#reader.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as { state: JobState; n: number }[]) out[r.state] = r.n;
-    return out;
-  }
-
   /** Commits every write already handed over, then closes both connections. */
   close(): Promise<void> {
     this.#closed ??= (async () => {

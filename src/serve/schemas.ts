@@ -33,13 +33,6 @@ export const inferQuery = {
   properties: { async: { enum: ['0', '1', 'true', 'false'] } },
 } as const;
 
-export const registerBody = {
-  type: 'object',
-  required: ['path'],
-  additionalProperties: false,
-  properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } },
-} as const;
-
 export const jobParams = {
   type: 'object',
   required: ['id'],

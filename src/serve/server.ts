@@ -11,7 +11,7 @@ import { JobService } from './job_service.js';
 import { Journal } from './journal.js';
 import { ModelRegistry } from './model_registry.js';
 import { createMetricsRegistry } from './prometheus.js';
-import { inferBody, inferQuery, jobParams, registerBody } from './schemas.js';
+import { inferBody, inferQuery, jobParams } from './schemas.js';
 
 export interface ServeOptions {
   host?: string;
@@ -149,7 +149,7 @@ interface InferJson {
 
 function validateRegister(body: unknown): { path: string } {
   const ok = typeof body === 'object' && body !== null && typeof (body as { path?: unknown }).path === 'string' && Object.keys(body).length === 1;
-  if (!ok) throw new HttpError(400, 'ERR_BITEXACT_REQUEST', `body must be {"path": "..."} (JSON) or the model file (application/octet-stream); schema: ${JSON.stringify(registerBody.properties)}`);
+  if (!ok) throw new HttpError(400, 'ERR_BITEXACT_REQUEST', 'body must be {"path": "<file inside --models>"} (JSON) or the model file itself (application/octet-stream)');
   return body as { path: string };
 }
 
