@@ -80,9 +80,12 @@ export class ExecutorNode {
 
   async #tick(): Promise<void> {
     await this.#scanNewJobs();
-    for (const row of this.#outbox.pending()) {
+    const rows = this.#outbox.pending();
+    if (rows.length === 0) return;
+    const now = await this.#now();
+    for (const row of rows) {
       try {
-        await this.#advance(row);
+        await this.#advance(row, now);
       } catch (err) {
         this.#log(`job ${row.jobId}: ${(err as Error).message.split('\n')[0]} (will retry)`);
       }
@@ -119,6 +122,7 @@ export class ExecutorNode {
     };
     const entry = this.#models.get(job.modelHash);
     if (!entry) return skip(`unknown model ${job.modelHash} (not in ${this.#options.modelsDir})`);
+    let row: OutboxRow;
     try {
       entry.model ??= await loadModel(entry.path);
       const bytes = await fetchInput(job.inputURI);
@@ -127,20 +131,25 @@ export class ExecutorNode {
       const result = await entry.model.run(inputs, { trace: true, ...(this.#options.testFaultNode !== undefined ? { testFaultNode: this.#options.testFaultNode } : {}) });
       const salt = hexlify(randomBytes(32));
       // Durable before the commit is sent: after a crash the same commitment is revealed.
-      this.#outbox.record({ jobId, state: 'committing', outputHash: result.outputHash, traceRoot: result.traceRoot!, salt, commitDeadline: job.commitDeadline, revealDeadline: job.revealDeadline });
+      row = { jobId, state: 'committing', reason: null, outputHash: result.outputHash, traceRoot: result.traceRoot!, salt, commitDeadline: job.commitDeadline, revealDeadline: job.revealDeadline };
+      this.#outbox.record(row);
       this.#log(`job ${jobId}: ran, outputHash ${result.outputHash}`);
     } catch (err) {
       return skip((err as Error).message.split('\n')[0]);
     }
-    const row = this.#outbox.pending().find((r) => r.jobId === jobId);
-    if (row) await this.#advance(row);
+    await this.#advance(row, await this.#now());
+  }
+
+  /** Seconds by the later of this machine's clock and the latest block (deadlines use block time). */
+  async #now(): Promise<number> {
+    return Math.max(Math.floor(Date.now() / 1000), await this.#client.chainTime());
   }
 
   /** Moves one outbox row on: commit, reveal or finalise, each checked against the chain first. */
-  async #advance(row: OutboxRow): Promise<void> {
-    const now = Math.max(Math.floor(Date.now() / 1000), await this.#client.chainTime());
-    const seat = await this.#client.market.seats(row.jobId, this.address);
+  async #advance(row: OutboxRow, now: number): Promise<void> {
+    if (row.state === 'committed' && now <= row.commitDeadline) return; // nothing to do before the reveal opens
     if (row.state === 'committing') {
+      const seat = await this.#client.market.seats(row.jobId, this.address);
       if (seat.commitment !== '0x' + '00'.repeat(32)) {
         this.#outbox.setState(row.jobId, 'committed'); // sent before a crash: never send twice
       } else if (now >= row.commitDeadline) {
@@ -155,12 +164,13 @@ export class ExecutorNode {
       return;
     }
     if (row.state === 'committed') {
+      const seat = await this.#client.market.seats(row.jobId, this.address);
       if (seat.revealed) {
         this.#outbox.setState(row.jobId, 'revealed');
       } else if (now > row.revealDeadline) {
         this.#outbox.setState(row.jobId, 'missed', 'reveal deadline passed');
         this.#log(`job ${row.jobId}: missed the reveal deadline`);
-      } else if (now > row.commitDeadline) {
+      } else {
         await this.#client.reveal(row.jobId, row.outputHash!, row.traceRoot!, row.salt!);
         this.#outbox.setState(row.jobId, 'revealed');
         this.#log(`job ${row.jobId}: revealed`);

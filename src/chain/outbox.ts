@@ -51,7 +51,7 @@ export class Outbox {
   }
 
   /** Records a job: its result and salt before the commit goes out, or why it was skipped. */
-  record(row: Omit<OutboxRow, 'reason'> & { reason?: string }): void {
+  record(row: Omit<OutboxRow, 'reason'> & { reason?: string | null }): void {
     this.#db
       .prepare(
         `INSERT INTO chain_jobs (market, job_id, state, reason, output_hash, trace_root, salt, commit_deadline, reveal_deadline, updated_at)
