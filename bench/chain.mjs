@@ -3,16 +3,12 @@
 // Gas per contract call (register, stake, post, commit, reveal, finalise) and the end-to-end time
 // of one job on a local anvil: post, three executors run the bundled MNIST model and commit,
 // reveal after the commit deadline, finalise.
-import { writeFileSync } from 'node:fs';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { JsonRpcProvider, Wallet, parseEther, hexlify, randomBytes } from 'ethers';
 import { ChainClient, deployContracts, hashModelBytes, loadModel, readTensorFile, startAnvil } from '../dist/index.js';
-import { readFileSync } from 'node:fs';
+import { root, jsonOut } from './options.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
 const anvil = await startAnvil();
 const provider = new JsonRpcProvider(anvil.rpcUrl, undefined, { cacheTimeout: -1 });
 const gas = {};

@@ -6,16 +6,11 @@
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { info, loadModel, readTensorFile } from '../dist/index.js';
 import { matMulIntegerModel } from './models.mjs';
+import { root, quick, jsonOut, sharedModels } from './options.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
-const sharedModels = resolve(process.env.BITEXACT_MODELS ?? join(root, '..', 'shared', 'models'));
 const threads = cpus().length;
 
 async function time(fn, { minMs = quick ? 300 : 1500, minRuns = 3 } = {}) {

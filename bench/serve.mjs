@@ -5,18 +5,12 @@
 // 2. `bitexact serve` over loopback (server in its own process): requests/s and latency
 //    percentiles at concurrency 1, 8 and 32, with batching off and on.
 import { spawn } from 'node:child_process';
-import { cpus } from 'node:os';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Scheduler, loadModel, readTensorFile } from '../dist/index.js';
+import { root, quick, jsonOut, sharedModels } from './options.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
-const sharedModels = resolve(process.env.BITEXACT_MODELS ?? join(root, '..', 'shared', 'models'));
 const log = (s) => process.stderr.write(`  … ${s}\n`);
 
 function percentile(sorted, q) {
