@@ -125,7 +125,8 @@ class Reader {
     if (this.pos > this.end) this.fail('field past the end');
   }
 
-  /** Calls fn(field, wire) for every field; fn returns false to skip the field. */
+  /** Calls fn(field, wire) for every field; fn returns false for a field it does not read, which is
+   *  skipped by its wire type (protobuf readers must ignore unknown fields). */
   fields(fn: (field: number, wire: number) => boolean): void {
     while (!this.done) {
       const key = Number(this.varint());
