@@ -36,6 +36,7 @@
         "native/cpu/isa.cpp",
         "native/cpu/thread_pool.cpp",
         "native/cpu/qgemm.cpp",
+        "native/cuda/cuda_absent.cpp",
         "<!@(node -p \"require('fs').readdirSync('native/addon').filter(f=>f.endsWith('.cpp')).map(f=>'native/addon/'+f).join(' ')\")"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -256,8 +256,7 @@ void CompiledModel::hashTracePerSample(const std::vector<Tensor>& traced, int64_
   *trace = std::move(perSample);
 }
 
-std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inputs, const RunOptions& options,
-                                            std::vector<TraceEntry>* trace) const {
+std::vector<Tensor> CompiledModel::bindInputs(const std::vector<NamedTensor>& inputs) const {
   std::vector<Tensor> values(valueCount_);
   for (size_t id = 0; id < valueCount_; ++id) if (isConstant_[id]) values[id] = constants_[id];
   std::vector<bool> provided(inputs_.size(), false);
@@ -277,15 +276,34 @@ std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inpu
   for (size_t i = 0; i < inputs_.size(); ++i) {
     if (!provided[i]) fail(ErrorCode::Input, "missing input '" + inputs_[i].name + "'");
   }
+  return values;
+}
 
+void CompiledModel::checkCancelled(const RunOptions& options, size_t stepIndex) const {
+  if (options.cancel && options.cancel->load(std::memory_order_relaxed)) {
+    fail(ErrorCode::Cancelled, "the run was cancelled before node " + std::to_string(stepIndex) + " of " +
+                                   std::to_string(steps_.size()));
+  }
+}
+
+void CompiledModel::appendTraceEntry(const Step& step, const Tensor& result, std::vector<TraceEntry>* trace) const {
+  TraceEntry entry;
+  entry.index = uint32_t(trace->size());
+  entry.node = step.nodeName;
+  entry.op = step.opType;
+  entry.dtype = result.dtype;
+  entry.shape = result.shape;
+  trace->push_back(std::move(entry));
+}
+
+std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inputs, const RunOptions& options,
+                                            std::vector<TraceEntry>* trace) const {
+  std::vector<Tensor> values = bindInputs(inputs);
   ExecContext ctx(*pool_, isa_, maxMemoryBytes_, options.allowNonFinite);
   std::vector<const Tensor*> in;
   std::vector<Tensor> traced;  // outputs to hash for the trace, once the run is done
   for (const Step& step : steps_) {
-    if (options.cancel && options.cancel->load(std::memory_order_relaxed)) {
-      fail(ErrorCode::Cancelled, "the run was cancelled before node " + std::to_string(&step - steps_.data()) + " of " +
-                                     std::to_string(steps_.size()));
-    }
+    checkCancelled(options, size_t(&step - steps_.data()));
     in.clear();
     for (int id : step.inputs) {
       if (id >= 0 && !values[size_t(id)].buffer) fail(ErrorCode::Internal, step.label + ": input was released or never computed");
@@ -313,47 +331,45 @@ std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inpu
     }
     if (trace && !step.outputs.empty() && step.outputs[0] >= 0) {
       const Tensor& result = values[size_t(step.outputs[0])];
-      TraceEntry entry;
-      entry.index = uint32_t(trace->size());
-      entry.node = step.nodeName;
-      entry.op = step.opType;
-      entry.dtype = result.dtype;
-      entry.shape = result.shape;
-      trace->push_back(std::move(entry));
+      appendTraceEntry(step, result, trace);
       traced.push_back(result);  // keeps the buffer alive past its release below
     }
     for (int id : step.release) values[size_t(id)] = Tensor();
   }
-  if (trace && options.traceSamples > 0) {
-    hashTracePerSample(traced, options.traceSamples, trace);
-  } else if (trace) {
-    // Each output hashes independently: spread them over the compute threads. A traced run keeps
-    // its intermediates until here, trading memory for hashing in parallel.
-    // Sorted by size, four similar tensors share one 4-lane Keccak pass (AVX2).
-    const size_t first = trace->size() - traced.size();
-    std::vector<size_t> order(traced.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return traced[a].byteSize() > traced[b].byteSize(); });
-    const int64_t groups = int64_t((order.size() + 3) / 4);
-    pool_->parallelFor(groups, [&](int64_t g) {
-      const size_t begin = size_t(g) * 4, count = std::min<size_t>(4, order.size() - begin);
-      Hash32 hashes[4];
-      if (count == 4) {
-        const Tensor* four[4] = {&traced[order[begin]], &traced[order[begin + 1]], &traced[order[begin + 2]], &traced[order[begin + 3]]};
-        hashTensorsX4(four, hashes);
-      } else {
-        for (size_t k = 0; k < count; ++k) hashes[k] = hashTensor(traced[order[begin + k]]);
-      }
-      for (size_t k = 0; k < count; ++k) {
-        TraceEntry& entry = (*trace)[first + order[begin + k]];
-        entry.outputHash = hashes[k];
-        entry.leaf = traceLeafHash(entry.index, entry.op, entry.outputHash);
-      }
-    });
-  }
+  if (trace) hashTrace(traced, options, trace);
   std::vector<NamedTensor> result;
   for (size_t i = 0; i < outputs_.size(); ++i) result.push_back({outputs_[i].name, values[size_t(outputIds_[i])]});
   return result;
+}
+
+void CompiledModel::hashTrace(const std::vector<Tensor>& traced, const RunOptions& options, std::vector<TraceEntry>* trace) const {
+  if (options.traceSamples > 0) {
+    hashTracePerSample(traced, options.traceSamples, trace);
+    return;
+  }
+  // Each output hashes independently: spread them over the compute threads. A traced run keeps
+  // its intermediates until here, trading memory for hashing in parallel.
+  // Sorted by size, four similar tensors share one 4-lane Keccak pass (AVX2).
+  const size_t first = trace->size() - traced.size();
+  std::vector<size_t> order(traced.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return traced[a].byteSize() > traced[b].byteSize(); });
+  const int64_t groups = int64_t((order.size() + 3) / 4);
+  pool_->parallelFor(groups, [&](int64_t g) {
+    const size_t begin = size_t(g) * 4, count = std::min<size_t>(4, order.size() - begin);
+    Hash32 hashes[4];
+    if (count == 4) {
+      const Tensor* four[4] = {&traced[order[begin]], &traced[order[begin + 1]], &traced[order[begin + 2]], &traced[order[begin + 3]]};
+      hashTensorsX4(four, hashes);
+    } else {
+      for (size_t k = 0; k < count; ++k) hashes[k] = hashTensor(traced[order[begin + k]]);
+    }
+    for (size_t k = 0; k < count; ++k) {
+      TraceEntry& entry = (*trace)[first + order[begin + k]];
+      entry.outputHash = hashes[k];
+      entry.leaf = traceLeafHash(entry.index, entry.op, entry.outputHash);
+    }
+  });
 }
 
 }  // namespace bx

@@ -4,12 +4,15 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "../cpu/isa.h"
 #include "../cpu/thread_pool.h"
+#include "device.h"
 #include "keccak.h"
 #include "op.h"
 
@@ -83,9 +86,21 @@ class CompiledModel {
   // With `trace`, every executed node's output is hashed as it finishes.
   std::vector<NamedTensor> run(const std::vector<NamedTensor>& inputs, const RunOptions& options,
                                std::vector<TraceEntry>* trace = nullptr) const;
+  // The same run on a device (graph_device.cpp): ops with a device kernel run there, the others
+  // on the host; the bytes of every output and trace entry are those of run().
+  std::vector<NamedTensor> runOnDevice(DeviceBackend& device, const std::vector<NamedTensor>& inputs,
+                                       const RunOptions& options, std::vector<TraceEntry>* trace = nullptr) const;
 
  private:
+  struct Step;
+  // Checks the inputs against the graph's and returns every value slot, constants and inputs set.
+  std::vector<Tensor> bindInputs(const std::vector<NamedTensor>& inputs) const;
+  void checkCancelled(const RunOptions& options, size_t stepIndex) const;
+  void appendTraceEntry(const Step& step, const Tensor& result, std::vector<TraceEntry>* trace) const;
+  // Hashes the traced outputs into the entries appendTraceEntry left (whole or per sample).
+  void hashTrace(const std::vector<Tensor>& traced, const RunOptions& options, std::vector<TraceEntry>* trace) const;
   void hashTracePerSample(const std::vector<Tensor>& traced, int64_t samples, std::vector<TraceEntry>* trace) const;
+  DeviceConstants& deviceConstants(DeviceBackend& device) const;
 
   struct Step {
     std::unique_ptr<Op> op;
@@ -110,6 +125,8 @@ class CompiledModel {
   cpu::Isa isa_ = cpu::Isa::Scalar;
   std::shared_ptr<cpu::ThreadPool> pool_;
   int64_t maxMemoryBytes_ = 0;
+  mutable std::mutex deviceMutex_;
+  mutable std::map<int, std::unique_ptr<DeviceConstants>> deviceConstants_;  // by device index
 };
 
 // Pools are shared between models that ask for the same thread count.

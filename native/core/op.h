@@ -36,11 +36,32 @@ class ExecContext {
   std::shared_ptr<std::atomic<int64_t>> live_;  // shared with buffer deleters that outlive the run
 };
 
+class DeviceContext;
+struct DeviceTensor;
+
+// What an op reads of its first input; lets a device run skip moving bytes the op never reads.
+enum class DataUse {
+  Elements,      // reads element values (the default)
+  ShapeOfFirst,  // reads only input 0's shape (Shape); other inputs are small host tensors
+  ViewOfFirst,   // output 0 is input 0's bytes under a new shape (Reshape, Flatten, ...)
+};
+
 class Op {
  public:
   virtual ~Op() = default;
   // inputs[i] is null for an absent optional input; outputs has one slot per node output.
   virtual void run(ExecContext& ctx, const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) const = 0;
+
+  virtual DataUse dataUse() const { return DataUse::Elements; }
+  // True when runDevice may do the work (so a device run moves the inputs to the device first).
+  virtual bool hasDeviceKernel() const { return false; }
+  // The same computation on a device (device.h), byte for byte. Returns false, having done
+  // nothing, when this op (or this particular input) has no device kernel: the executor then
+  // runs run() on the host. Inputs are null where absent.
+  virtual bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& inputs,
+                         std::vector<DeviceTensor>& outputs) const {
+    return false;
+  }
 };
 
 // What an op factory sees of its node at load time.

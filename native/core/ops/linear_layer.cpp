@@ -77,6 +77,25 @@ cpu::GemmEpilogue LinearLayer::epilogue(int64_t group, uint8_t* out, int64_t row
   return e;
 }
 
+LinearDeviceArgs LinearLayer::deviceArgs(int64_t group) const {
+  const cpu::PackedWeights& w = packed_[size_t(group)];
+  LinearDeviceArgs a;
+  a.hostWeights = w.plain.data();
+  a.hostZeroPoints = w.zeroPoints.data();
+  a.hostRowConstants = rowConstants_.data() + group * rowsPerGroup_;
+  a.hostMultipliers = requantize_ ? multipliers_.data() + group * rowsPerGroup_ : nullptr;
+  a.anyWeightZeroPoint = w.anyZeroPoint;
+  a.rows = rowsPerGroup_;
+  a.depth = depth_;
+  a.inputSigned = inputType_ == DType::Int8;
+  a.padByte = uint8_t(inputZeroPoint_);
+  a.requantize = requantize_;
+  a.outputZeroPoint = outputZeroPoint_;
+  a.range = rangeOf(outputType_);
+  a.signedOutput = outputType_ == DType::Int8;
+  return a;
+}
+
 int32_t LinearLayer::referenceDot(int64_t group, int64_t row, const int32_t* centred) const {
   const cpu::PackedWeights& w = packed_[size_t(group)];
   const int32_t zb = w.zeroPoints[size_t(row)];

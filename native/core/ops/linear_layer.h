@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../../cpu/qgemm.h"
+#include "../device.h"
 #include "../qparams.h"
 
 namespace bx {
@@ -50,6 +51,14 @@ class LinearLayer {
   int32_t inputZeroPoint() const { return inputZeroPoint_; }
   const cpu::PackedWeights& weights(int64_t group) const { return packed_[size_t(group)]; }
   int32_t bias(int64_t group, int64_t row) const { return bias_.empty() ? 0 : bias_[size_t(group * rowsPerGroup_ + row)]; }
+  bool requantizes() const { return requantize_; }
+  int32_t outputZeroPoint() const { return outputZeroPoint_; }
+  // Per-row arrays over all groups (row = group * rowsPerGroup + r); multipliers empty without
+  // requantisation.
+  const std::vector<int32_t>& rowConstants() const { return rowConstants_; }
+  const std::vector<Multiplier>& multipliers() const { return multipliers_; }
+  // The device form of one group's GEMM; the caller fills in the activation and output fields.
+  LinearDeviceArgs deviceArgs(int64_t group) const;
   // The epilogue for one group writing to `out` with the given strides (in elements).
   cpu::GemmEpilogue epilogue(int64_t group, uint8_t* out, int64_t rowStride, int64_t colStride) const;
   // sum_k (x - zx)(w - zw) + bias for one output, from the plain weights: the scalar reference.

@@ -69,49 +69,25 @@ ConvAttributes readConvAttributes(const BuildContext& ctx, const Shape& weightSh
 class ConvOp : public Op {
  public:
   ConvOp(std::unique_ptr<LinearLayer> layer, ConvAttributes attrs, int64_t inputChannels, std::string where)
-      : layer_(std::move(layer)), a_(attrs), inputChannels_(inputChannels), where_(std::move(where)) {}
+      : layer_(std::move(layer)), a_(attrs), inputChannels_(inputChannels), where_(std::move(where)) {
+    if (inputChannels_ / a_.group == 1 && layer_->rowsPerGroup() == 1) {
+      // Depthwise: the device kernel takes every channel's weights as one array.
+      for (int64_t c = 0; c < layer_->groups(); ++c) {
+        const cpu::PackedWeights& w = layer_->weights(c);
+        depthwiseWeights_.insert(depthwiseWeights_.end(), w.plain.begin(), w.plain.end());
+        depthwiseZeroPoints_.push_back(w.zeroPoints[0]);
+        depthwiseBias_.push_back(layer_->bias(c, 0));
+      }
+    }
+  }
 
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const Tensor& x = *in[0];
-    if (x.dtype != layer_->inputType()) {
-      fail(ErrorCode::Input, where_ + ": input is " + dtypeName(x.dtype) + ", expected " + dtypeName(layer_->inputType()));
-    }
-    if (int64_t(x.shape.size()) != 2 + a_.spatialRank) {
-      fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(x.shape) + " has the wrong rank");
-    }
-    if (x.shape[1] != inputChannels_) {
-      fail(ErrorCode::Input, where_ + ": input has " + std::to_string(x.shape[1]) + " channels, expected " +
-                                 std::to_string(inputChannels_));
-    }
-    cpu::Conv2dGeometry g;
-    g.channels = inputChannels_ / a_.group;
-    g.inH = a_.spatialRank == 2 ? x.shape[2] : 1;
-    g.inW = x.shape[size_t(1 + a_.spatialRank)];
-    g.kernelH = a_.kernel[0];
-    g.kernelW = a_.kernel[1];
-    g.strideH = a_.stride[0];
-    g.strideW = a_.stride[1];
-    g.dilationH = a_.dilation[0];
-    g.dilationW = a_.dilation[1];
-    int64_t outDims[2];
-    int64_t padBegin[2];
-    const int64_t inDims[2] = {g.inH, g.inW};
-    for (int i = 0; i < 2; ++i) {
-      const WindowDim d = windowDim(inDims[i], a_.kernel[i], a_.stride[i], a_.dilation[i], a_.padBegin[i], a_.padEnd[i], a_.autoPad, false, where_);
-      outDims[i] = d.out;
-      padBegin[i] = d.padBegin;
-    }
-    g.outH = outDims[0];
-    g.outW = outDims[1];
-    g.padTop = padBegin[0];
-    g.padLeft = padBegin[1];
-
+    Shape outShape;
+    const cpu::Conv2dGeometry g = geometry(x.dtype, x.shape, &outShape);
     const int64_t batch = x.shape[0];
     const int64_t groups = layer_->groups();
     const int64_t rowsPerGroup = layer_->rowsPerGroup();
-    Shape outShape = {batch, groups * rowsPerGroup};
-    if (a_.spatialRank == 2) outShape.push_back(g.outH);
-    outShape.push_back(g.outW);
     Tensor y = ctx.allocate(layer_->outputType(), outShape);
     const int64_t inPlane = g.inH * g.inW;
     const int64_t outPlane = g.outH * g.outW;
@@ -174,7 +150,95 @@ class ConvOp : public Op {
     out[0] = std::move(y);
   }
 
+ bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    Shape outShape;
+    const cpu::Conv2dGeometry g = geometry(x.dtype, x.shape, &outShape);
+    DeviceTensor y = ctx.allocate(layer_->outputType(), outShape);
+    const int64_t batch = x.shape[0], groups = layer_->groups(), rowsPerGroup = layer_->rowsPerGroup();
+    const int64_t inPlane = g.inH * g.inW, outPlane = g.outH * g.outW;
+    if (g.channels == 1 && rowsPerGroup == 1) {
+      DepthwiseDeviceArgs a;
+      a.hostWeights = depthwiseWeights_.data();
+      a.hostZeroPoints = depthwiseZeroPoints_.data();
+      a.hostBias = depthwiseBias_.data();
+      a.hostMultipliers = layer_->requantizes() ? layer_->multipliers().data() : nullptr;
+      a.channels = groups;
+      a.batch = batch;
+      a.conv = g;
+      a.input = x.data();
+      a.inputSigned = layer_->inputSigned();
+      a.inputZeroPoint = layer_->inputZeroPoint();
+      a.outputZeroPoint = layer_->outputZeroPoint();
+      const LinearDeviceArgs common = layer_->deviceArgs(0);
+      a.range = common.range;
+      a.signedOutput = common.signedOutput;
+      a.output = y.data();
+      ctx.depthwise(a);
+    } else {
+      const size_t outElement = dtypeSize(y.dtype);
+      for (int64_t group = 0; group < groups; ++group) {
+        LinearDeviceArgs a = layer_->deviceArgs(group);
+        a.im2col = true;
+        a.input = x.data() + group * g.channels * inPlane;
+        a.columns = batch * outPlane;
+        a.conv = g;
+        a.imageStride = inputChannels_ * inPlane;
+        a.output = y.data() + size_t(group * rowsPerGroup * outPlane) * outElement;
+        a.colsPerImage = outPlane;
+        a.imageOutStride = groups * rowsPerGroup * outPlane;
+        a.rowStride = outPlane;
+        a.colStride = 1;
+        ctx.linear(a);
+      }
+    }
+    out[0] = std::move(y);
+    return true;
+  }
+
  private:
+  // Checks the input and derives the convolution's geometry and output shape.
+  cpu::Conv2dGeometry geometry(DType dtype, const Shape& shape, Shape* outShape) const {
+    if (dtype != layer_->inputType()) {
+      fail(ErrorCode::Input, where_ + ": input is " + dtypeName(dtype) + ", expected " + dtypeName(layer_->inputType()));
+    }
+    if (int64_t(shape.size()) != 2 + a_.spatialRank) {
+      fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(shape) + " has the wrong rank");
+    }
+    if (shape[1] != inputChannels_) {
+      fail(ErrorCode::Input, where_ + ": input has " + std::to_string(shape[1]) + " channels, expected " +
+                                 std::to_string(inputChannels_));
+    }
+    cpu::Conv2dGeometry g;
+    g.channels = inputChannels_ / a_.group;
+    g.inH = a_.spatialRank == 2 ? shape[2] : 1;
+    g.inW = shape[size_t(1 + a_.spatialRank)];
+    g.kernelH = a_.kernel[0];
+    g.kernelW = a_.kernel[1];
+    g.strideH = a_.stride[0];
+    g.strideW = a_.stride[1];
+    g.dilationH = a_.dilation[0];
+    g.dilationW = a_.dilation[1];
+    int64_t outDims[2];
+    int64_t padBegin[2];
+    const int64_t inDims[2] = {g.inH, g.inW};
+    for (int i = 0; i < 2; ++i) {
+      const WindowDim d = windowDim(inDims[i], a_.kernel[i], a_.stride[i], a_.dilation[i], a_.padBegin[i], a_.padEnd[i], a_.autoPad, false, where_);
+      outDims[i] = d.out;
+      padBegin[i] = d.padBegin;
+    }
+    g.outH = outDims[0];
+    g.outW = outDims[1];
+    g.padTop = padBegin[0];
+    g.padLeft = padBegin[1];
+    *outShape = {shape[0], layer_->groups() * layer_->rowsPerGroup()};
+    if (a_.spatialRank == 2) outShape->push_back(g.outH);
+    outShape->push_back(g.outW);
+    return g;
+  }
+
   void referencePlane(const cpu::Conv2dGeometry& g, const uint8_t* image, int64_t group, int64_t row,
                       const cpu::GemmEpilogue& e) const {
     const bool isSigned = layer_->inputSigned();
@@ -203,6 +267,8 @@ class ConvOp : public Op {
   ConvAttributes a_;
   int64_t inputChannels_;
   std::string where_;
+  std::vector<int8_t> depthwiseWeights_;
+  std::vector<int32_t> depthwiseZeroPoints_, depthwiseBias_;
 };
 
 // Builds the weight side of a convolution. `bias` may be empty.

@@ -2,6 +2,7 @@
 // elementwise functions of one quantized value (HardSwish, HardSigmoid, Relu, Clip, LeakyRelu)
 // and for float preprocessing of a uint8 input; the tables are built at load time with binary32
 // basic operations only (docs/determinism.md, "Lookup tables").
+#include "../device.h"
 #include "../lut_tables.h"
 #include "../qparams.h"
 #include "ops_common.h"
@@ -36,6 +37,31 @@ class LutOp : public Op {
       }
     });
     out[0] = std::move(y);
+  }
+
+ bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    if (x.dtype != DType::UInt8 && x.dtype != DType::Int8) fail(ErrorCode::Input, where_ + ": input must be uint8 or int8");
+    LutDeviceArgs a;
+    if (channels_ > 1) {
+      const AxisLayout layout = axisLayout(x.shape, normalizeAxis(axis_, int64_t(x.shape.size()), "QLinearLut"));
+      if (layout.channels != channels_) {
+        fail(ErrorCode::Input, where_ + ": input " + shapeToString(x.shape) + " does not have " + std::to_string(channels_) + " channels");
+      }
+      a.inner = layout.inner;
+    }
+    DeviceTensor y = ctx.allocate(table_.dtype, x.shape);
+    a.hostTable = table_.bytes();
+    a.channels = channels_;
+    a.count = x.size();
+    a.offset = x.dtype == DType::Int8 ? 0x80 : 0;
+    a.input = x.data();
+    a.output = y.data();
+    ctx.lut(a);
+    out[0] = std::move(y);
+    return true;
   }
 
  private:

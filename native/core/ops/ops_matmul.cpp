@@ -13,38 +13,54 @@ class MatMulOp : public Op {
   MatMulOp(std::unique_ptr<LinearLayer> layer, bool transposeA, std::string where)
       : layer_(std::move(layer)), transposeA_(transposeA), where_(std::move(where)) {}
 
-  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& a = *in[0];
-    if (a.dtype != layer_->inputType()) {
-      fail(ErrorCode::Input, where_ + ": input is " + dtypeName(a.dtype) + ", expected " + dtypeName(layer_->inputType()));
+  // The GEMMs of one run: `outer * groups` of them, each `rows` activation rows by N outputs.
+  struct Plan {
+    Shape outShape;
+    int64_t rows = 0;
+    int64_t outer = 1;  // batch dims of A in front of B's batch dim
+  };
+
+  Plan plan(DType dtype, const Shape& shape) const {
+    if (dtype != layer_->inputType()) {
+      fail(ErrorCode::Input, where_ + ": input is " + dtypeName(dtype) + ", expected " + dtypeName(layer_->inputType()));
     }
     const int64_t depth = layer_->depth();
     const int64_t n = layer_->rowsPerGroup();
     const int64_t groups = layer_->groups();  // > 1 when B is batched: [groups, K, N]
-    if (a.shape.empty()) fail(ErrorCode::Input, where_ + ": input must have rank >= 1");
-    Shape outShape = a.shape;
-    int64_t rows;  // rows of A per group (M times any outer batch dims when B is 2-D)
-    int64_t outer = 1;  // batch dims of A in front of B's batch dim
+    if (shape.empty()) fail(ErrorCode::Input, where_ + ": input must have rank >= 1");
+    Plan p;
+    p.outShape = shape;
     if (transposeA_) {
-      if (a.shape.size() != 2 || a.shape[0] != depth) fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(a.shape) + " does not fit transA");
-      rows = a.shape[1];
-      outShape = {rows, n};
+      if (shape.size() != 2 || shape[0] != depth) fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(shape) + " does not fit transA");
+      p.rows = shape[1];
+      p.outShape = {p.rows, n};
     } else {
-      if (a.shape.back() != depth) {
-        fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(a.shape) + " has inner dimension " +
-                                   std::to_string(a.shape.back()) + ", expected " + std::to_string(depth));
+      if (shape.back() != depth) {
+        fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(shape) + " has inner dimension " +
+                                   std::to_string(shape.back()) + ", expected " + std::to_string(depth));
       }
       if (groups > 1) {
-        if (a.shape.size() < 3 || a.shape[a.shape.size() - 3] != groups) {
-          fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(a.shape) + " does not match B's batch of " + std::to_string(groups));
+        if (shape.size() < 3 || shape[shape.size() - 3] != groups) {
+          fail(ErrorCode::Input, where_ + ": input shape " + shapeToString(shape) + " does not match B's batch of " + std::to_string(groups));
         }
-        rows = a.shape[a.shape.size() - 2];
-        outer = elementCount(Shape(a.shape.begin(), a.shape.end() - 3));
+        p.rows = shape[shape.size() - 2];
+        p.outer = elementCount(Shape(shape.begin(), shape.end() - 3));
       } else {
-        rows = elementCount(Shape(a.shape.begin(), a.shape.end() - 1));
+        p.rows = elementCount(Shape(shape.begin(), shape.end() - 1));
       }
-      outShape.back() = n;
+      p.outShape.back() = n;
     }
+    return p;
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& a = *in[0];
+    const Plan p = plan(a.dtype, a.shape);
+    const Shape& outShape = p.outShape;
+    const int64_t rows = p.rows, outer = p.outer;
+    const int64_t depth = layer_->depth();
+    const int64_t n = layer_->rowsPerGroup();
+    const int64_t groups = layer_->groups();
     Tensor y = ctx.allocate(layer_->outputType(), outShape);
     const size_t inElement = dtypeSize(a.dtype), outElement = dtypeSize(y.dtype);
     for (int64_t batch = 0; batch < outer * groups; ++batch) {
@@ -71,6 +87,31 @@ class MatMulOp : public Op {
       }
     }
     out[0] = std::move(y);
+  }
+
+ bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& a = *in[0];
+    const Plan p = plan(a.dtype, a.shape);
+    DeviceTensor y = ctx.allocate(layer_->outputType(), p.outShape);
+    const int64_t depth = layer_->depth(), n = layer_->rowsPerGroup(), groups = layer_->groups();
+    const size_t outElement = dtypeSize(y.dtype);
+    for (int64_t batch = 0; batch < p.outer * groups; ++batch) {
+      LinearDeviceArgs args = layer_->deviceArgs(batch % groups);
+      args.input = a.data() + batch * p.rows * depth;
+      args.columns = p.rows;
+      args.strideK = transposeA_ ? p.rows : 1;
+      args.strideCol = transposeA_ ? 1 : depth;
+      args.output = y.data() + size_t(batch * p.rows * n) * outElement;
+      args.colsPerImage = p.rows;
+      args.imageOutStride = 0;
+      args.rowStride = 1;
+      args.colStride = n;
+      ctx.linear(args);
+    }
+    out[0] = std::move(y);
+    return true;
   }
 
  private:

@@ -2,6 +2,7 @@
 // QuantizeLinear pattern) and MaxPool on any element type.
 #include <limits>
 
+#include "../device.h"
 #include "../qparams.h"
 #include "ops_common.h"
 
@@ -22,15 +23,24 @@ class QuantizedMeanOp : public Op {
   QuantizedMeanOp(QuantParams x, QuantParams y, std::vector<ReduceStage> stages, std::string where)
       : x_(std::move(x)), y_(std::move(y)), stages_(std::move(stages)), where_(std::move(where)) {}
 
-  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& x = *in[0];
-    if (x.dtype != x_.dtype) fail(ErrorCode::Input, where_ + ": input is " + dtypeName(x.dtype) + ", expected " + dtypeName(x_.dtype));
+  // Which input dims the stages reduce, the output shape, the element count of one mean and the
+  // requantisation multiplier (which folds 1/count).
+  struct Plan {
+    std::vector<bool> reduced;
+    Shape shape;
+    int64_t count = 1;
+    Multiplier multiplier;
+  };
+
+  Plan plan(DType dtype, const Shape& inputShape) const {
+    if (dtype != x_.dtype) fail(ErrorCode::Input, where_ + ": input is " + dtypeName(dtype) + ", expected " + dtypeName(x_.dtype));
     // Track, for every current dim, which original dim it is; mark reduced originals.
-    const size_t rank = x.shape.size();
-    std::vector<bool> reduced(rank, false);
+    const size_t rank = inputShape.size();
+    Plan p;
+    p.reduced.assign(rank, false);
     std::vector<int64_t> current(rank);
     for (size_t d = 0; d < rank; ++d) current[d] = int64_t(d);
-    Shape shape = x.shape;
+    Shape shape = inputShape;
     for (const ReduceStage& stage : stages_) {
       std::vector<bool> hit(shape.size(), false);
       if (stage.axes.empty()) {
@@ -41,7 +51,7 @@ class QuantizedMeanOp : public Op {
       std::vector<int64_t> nextCurrent;
       for (size_t d = 0; d < shape.size(); ++d) {
         if (hit[d]) {
-          if (current[d] >= 0) reduced[size_t(current[d])] = true;
+          if (current[d] >= 0) p.reduced[size_t(current[d])] = true;
           if (stage.keepDims) { nextShape.push_back(1); nextCurrent.push_back(-1); }
         } else {
           nextShape.push_back(shape[d]);
@@ -51,21 +61,28 @@ class QuantizedMeanOp : public Op {
       shape = nextShape;
       current = nextCurrent;
     }
-    int64_t count = 1;
-    Shape outerShape;  // input dims with reduced ones set to 1, for index mapping
-    for (size_t d = 0; d < rank; ++d) {
-      if (reduced[d]) count *= x.shape[d];
-      outerShape.push_back(reduced[d] ? 1 : x.shape[d]);
-    }
+    p.shape = shape;
+    for (size_t d = 0; d < rank; ++d) if (p.reduced[d]) p.count *= inputShape[d];
     const int64_t maxCentred = maxCenteredMagnitude(rangeOf(x_.dtype), x_.zeroPoints[0]);
-    if (count == 0) fail(ErrorCode::Input, where_ + ": mean over an empty axis");
-    if (count > kInt32Max / std::max<int64_t>(maxCentred, 1)) {
-      fail(ErrorCode::OverflowBound, where_ + ": a mean over " + std::to_string(count) + " elements could overflow int32");
+    if (p.count == 0) fail(ErrorCode::Input, where_ + ": mean over an empty axis");
+    if (p.count > kInt32Max / std::max<int64_t>(maxCentred, 1)) {
+      fail(ErrorCode::OverflowBound, where_ + ": a mean over " + std::to_string(p.count) + " elements could overflow int32");
     }
-    Multiplier m;
-    if (!deriveMultiplier(double(x_.scales[0]) / (double(y_.scales[0]) * double(count)), &m)) {
+    if (!deriveMultiplier(double(x_.scales[0]) / (double(y_.scales[0]) * double(p.count)), &p.multiplier)) {
       fail(ErrorCode::InvalidModel, where_ + ": scale ratio cannot be represented");
     }
+    return p;
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    const Plan p = plan(x.dtype, x.shape);
+    const size_t rank = x.shape.size();
+    const std::vector<bool>& reduced = p.reduced;
+    const Shape& shape = p.shape;
+    const Multiplier m = p.multiplier;
+    Shape outerShape;  // input dims with reduced ones set to 1, for index mapping
+    for (size_t d = 0; d < rank; ++d) outerShape.push_back(reduced[d] ? 1 : x.shape[d]);
     // Output strides over the input's coordinates (0 on reduced dims).
     std::vector<int64_t> outStride(rank, 0);
     int64_t stride = 1;
@@ -94,6 +111,36 @@ class QuantizedMeanOp : public Op {
       y.buffer->data()[i] = y_.dtype == DType::Int8 ? uint8_t(int8_t(v)) : uint8_t(v);
     }
     out[0] = std::move(y);
+  }
+
+ bool hasDeviceKernel() const override { return true; }
+
+  // On the device when the reduced dims form one contiguous block (global pooling, a mean over
+  // the last axes): an [outer, count, inner] view. Other layouts run on the host.
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    const Plan p = plan(x.dtype, x.shape);
+    size_t first = 0, last = 0;  // the reduced block [first, last)
+    while (first < p.reduced.size() && !p.reduced[first]) ++first;
+    last = first;
+    while (last < p.reduced.size() && p.reduced[last]) ++last;
+    for (size_t d = last; d < p.reduced.size(); ++d) if (p.reduced[d]) return false;
+    MeanDeviceArgs a;
+    a.outer = elementCount(Shape(x.shape.begin(), x.shape.begin() + int64_t(first)));
+    a.count = p.count;
+    a.inner = elementCount(Shape(x.shape.begin() + int64_t(last), x.shape.end()));
+    a.inputSigned = x.dtype == DType::Int8;
+    a.inputZeroPoint = x_.zeroPoints[0];
+    a.multiplier = p.multiplier;
+    a.outputZeroPoint = y_.zeroPoints[0];
+    a.range = y_.range();
+    a.signedOutput = y_.dtype == DType::Int8;
+    DeviceTensor y = ctx.allocate(y_.dtype, p.shape);
+    a.input = x.data();
+    a.output = y.data();
+    ctx.mean(a);
+    out[0] = std::move(y);
+    return true;
   }
 
  private:
@@ -145,19 +192,26 @@ class MaxPoolOp : public Op {
     }
   }
 
-  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& x = *in[0];
-    if (int64_t(x.shape.size()) != 2 + rank_) fail(ErrorCode::Input, where_ + ": input " + shapeToString(x.shape) + " has the wrong rank");
-    const int64_t inDims[2] = {rank_ == 2 ? x.shape[2] : 1, x.shape.back()};
-    int64_t outDims[2], padBegin[2];
+  // Output shape and the window geometry for an input shape.
+  Shape plan(const Shape& shape, int64_t* inDims, int64_t* outDims, int64_t* padBegin) const {
+    if (int64_t(shape.size()) != 2 + rank_) fail(ErrorCode::Input, where_ + ": input " + shapeToString(shape) + " has the wrong rank");
+    inDims[0] = rank_ == 2 ? shape[2] : 1;
+    inDims[1] = shape.back();
     for (int i = 0; i < 2; ++i) {
       const WindowDim d = windowDim(inDims[i], kernel_[i], stride_[i], dilation_[i], padBegin_[i], padEnd_[i], autoPad_, ceil_, where_);
       outDims[i] = d.out;
       padBegin[i] = d.padBegin;
     }
-    Shape outShape = {x.shape[0], x.shape[1]};
+    Shape outShape = {shape[0], shape[1]};
     if (rank_ == 2) outShape.push_back(outDims[0]);
     outShape.push_back(outDims[1]);
+    return outShape;
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    int64_t inDims[2], outDims[2], padBegin[2];
+    const Shape outShape = plan(x.shape, inDims, outDims, padBegin);
     Tensor y = ctx.allocate(x.dtype, outShape);
     const int64_t planes = x.shape[0] * x.shape[1];
     switch (x.dtype) {
@@ -168,6 +222,35 @@ class MaxPoolOp : public Op {
       default: fail(ErrorCode::Input, where_ + ": MaxPool does not support " + dtypeName(x.dtype));
     }
     out[0] = std::move(y);
+  }
+
+ bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    if (x.dtype != DType::UInt8 && x.dtype != DType::Int8 && x.dtype != DType::Int16 && x.dtype != DType::Float32) {
+      fail(ErrorCode::Input, where_ + ": MaxPool does not support " + dtypeName(x.dtype));
+    }
+    MaxPoolDeviceArgs a;
+    int64_t inDims[2], outDims[2];
+    const Shape outShape = plan(x.shape, inDims, outDims, a.padBegin);
+    DeviceTensor y = ctx.allocate(x.dtype, outShape);
+    a.dtype = x.dtype;
+    a.planes = x.shape[0] * x.shape[1];
+    a.inH = inDims[0];
+    a.inW = inDims[1];
+    a.outH = outDims[0];
+    a.outW = outDims[1];
+    for (int i = 0; i < 2; ++i) {
+      a.kernel[i] = kernel_[i];
+      a.stride[i] = stride_[i];
+      a.dilation[i] = dilation_[i];
+    }
+    a.input = x.data();
+    a.output = y.data();
+    ctx.maxPool(a);
+    out[0] = std::move(y);
+    return true;
   }
 
  private:

@@ -1,5 +1,6 @@
 // com.microsoft QLinearAdd and QLinearMul with broadcasting.
 #include "../../cpu/elementwise_avx2.h"
+#include "../device.h"
 #include "../qparams.h"
 #include "broadcast.h"
 #include "ops_common.h"
@@ -56,6 +57,46 @@ void runBinary(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vect
   out[0] = std::move(y);
 }
 
+// The device form of both ops: false (host fallback) beyond BinaryDeviceArgs::kMaxRank dims.
+bool binaryDeviceArgs(const std::vector<const DeviceTensor*>& in, const BinaryQuant& q, const std::string& where,
+                      BinaryDeviceArgs* args, Shape* outShape) {
+  const DeviceTensor& a = *in[0];
+  const DeviceTensor& b = *in[3];
+  if (a.dtype != q.a.dtype || b.dtype != q.b.dtype) {
+    fail(ErrorCode::Input, where + ": input types " + dtypeName(a.dtype) + "/" + dtypeName(b.dtype) + " do not match their zero points");
+  }
+  const BroadcastPlan plan = planBroadcast(a.shape, b.shape, where);
+  if (plan.output.size() > size_t(BinaryDeviceArgs::kMaxRank)) return false;
+  args->rank = int(plan.output.size());
+  for (size_t d = 0; d < plan.output.size(); ++d) {
+    args->dims[d] = plan.output[d];
+    args->stridesA[d] = plan.stridesA[d];
+    args->stridesB[d] = plan.stridesB[d];
+  }
+  args->count = elementCount(plan.output);
+  args->signedA = a.dtype == DType::Int8;
+  args->signedB = b.dtype == DType::Int8;
+  args->zeroA = q.a.zeroPoints[0];
+  args->zeroB = q.b.zeroPoints[0];
+  args->zeroY = q.y.zeroPoints[0];
+  args->range = q.y.range();
+  args->a = a.data();
+  args->b = b.data();
+  *outShape = plan.output;
+  return true;
+}
+
+bool runBinaryOnDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out,
+                       const BinaryQuant& q, const std::string& where, BinaryDeviceArgs args) {
+  Shape shape;
+  if (!binaryDeviceArgs(in, q, where, &args, &shape)) return false;
+  DeviceTensor y = ctx.allocate(q.y.dtype, shape);
+  args.output = y.data();
+  ctx.binary(args);
+  out[0] = std::move(y);
+  return true;
+}
+
 class QLinearAddOp : public Op {
  public:
   QLinearAddOp(BinaryQuant q, MultiplierPair m, std::string where) : q_(std::move(q)), m_(m), where_(std::move(where)) {
@@ -75,6 +116,13 @@ class QLinearAddOp : public Op {
     runBinary(ctx, in, out, q_, where_, [this](int32_t x, int32_t y) {
       return roundShiftRightEven(scaledA_[x + 255] + scaledB_[y + 255], m_.shift);
     });
+  }
+
+ bool hasDeviceKernel() const override { return true; }
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    BinaryDeviceArgs args;
+    args.pair = m_;
+    return runBinaryOnDevice(ctx, in, out, q_, where_, args);
   }
 
  private:
@@ -136,6 +184,13 @@ class QLinearMulOp : public Op {
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     // |a - za| * |b - zb| <= 255 * 255: far inside int32.
     runBinary(ctx, in, out, q_, where_, [this](int32_t a, int32_t b) { return applyMultiplier(a * b, m_); });
+  }
+  bool hasDeviceKernel() const override { return true; }
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    BinaryDeviceArgs args;
+    args.multiply = true;
+    args.single = m_;
+    return runBinaryOnDevice(ctx, in, out, q_, where_, args);
   }
 
  private:

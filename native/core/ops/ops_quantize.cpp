@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "../../cpu/quantize_avx2.h"
+#include "../device.h"
 #include "../qparams.h"
 #include "ops_common.h"
 
@@ -57,6 +58,34 @@ class QuantizeLinearOp : public Op {
     out[0] = std::move(y);
   }
 
+ bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    if (x.dtype != DType::Float32) fail(ErrorCode::Input, where_ + ": expects a float32 input, got " + dtypeName(x.dtype));
+    QuantizeDeviceArgs a;
+    if (!q_.perTensor()) {
+      const AxisLayout layout = axisLayout(x.shape, normalizeAxis(axis_, int64_t(x.shape.size()), "QuantizeLinear"));
+      if (layout.channels != int64_t(q_.scales.size())) {
+        fail(ErrorCode::Input, where_ + ": axis has " + std::to_string(layout.channels) + " channels but " +
+                                   std::to_string(q_.scales.size()) + " scales");
+      }
+      a.channels = layout.channels;
+      a.inner = layout.inner;
+    }
+    DeviceTensor y = ctx.allocate(q_.dtype, x.shape);
+    a.hostScales = q_.scales.data();
+    a.hostZeroPoints = q_.zeroPoints.data();
+    a.count = x.size();
+    a.outputType = q_.dtype;
+    a.range = q_.range();
+    a.input = reinterpret_cast<const float*>(x.data());
+    a.output = y.data();
+    ctx.quantize(a, where_);
+    out[0] = std::move(y);
+    return true;
+  }
+
  private:
   template <typename T>
   void quantizeRange(const float* src, T* dst, int64_t begin, int64_t end, const AxisLayout& layout) const {
@@ -108,6 +137,40 @@ class DequantizeLinearOp : public Op {
       }
     });
     out[0] = std::move(y);
+  }
+
+ bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    if (typed_ ? x.dtype != q_.dtype : x.dtype == DType::Float32) {
+      fail(ErrorCode::Input, where_ + ": input is " + dtypeName(x.dtype) + " but its zero point is " + dtypeName(q_.dtype));
+    }
+    // int64 inputs (a scale applied to a shape, say) stay on the host.
+    if (x.dtype != DType::UInt8 && x.dtype != DType::Int8 && x.dtype != DType::UInt16 && x.dtype != DType::Int16 &&
+        x.dtype != DType::Int32) {
+      return false;
+    }
+    DequantizeDeviceArgs a;
+    if (!q_.perTensor()) {
+      const AxisLayout layout = axisLayout(x.shape, normalizeAxis(axis_, int64_t(x.shape.size()), "DequantizeLinear"));
+      if (layout.channels != int64_t(q_.scales.size())) {
+        fail(ErrorCode::Input, where_ + ": axis has " + std::to_string(layout.channels) + " channels but " +
+                                   std::to_string(q_.scales.size()) + " scales");
+      }
+      a.channels = layout.channels;
+      a.inner = layout.inner;
+    }
+    DeviceTensor y = ctx.allocate(DType::Float32, x.shape);
+    a.hostScales = q_.scales.data();
+    a.hostZeroPoints = q_.zeroPoints.data();
+    a.count = x.size();
+    a.inputType = x.dtype;
+    a.input = x.data();
+    a.output = reinterpret_cast<float*>(y.data());
+    ctx.dequantize(a);
+    out[0] = std::move(y);
+    return true;
   }
 
  private:

@@ -13,11 +13,13 @@ namespace {
 class IdentityOp : public Op {
  public:
   void run(ExecContext&, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override { out[0] = *in[0]; }
+  DataUse dataUse() const override { return DataUse::ViewOfFirst; }
 };
 
 class ShapeOp : public Op {
  public:
   ShapeOp(int64_t start, int64_t end, bool hasEnd) : start_(start), end_(end), hasEnd_(hasEnd) {}
+  DataUse dataUse() const override { return DataUse::ShapeOfFirst; }
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const int64_t rank = int64_t(in[0]->shape.size());
     const auto clampAxis = [rank](int64_t a) { a = a < 0 ? a + rank : a; return std::max<int64_t>(0, std::min(rank, a)); };
@@ -35,6 +37,7 @@ class ShapeOp : public Op {
 class ReshapeOp : public Op {
  public:
   ReshapeOp(bool allowZero, std::string where) : allowZero_(allowZero), where_(std::move(where)) {}
+  DataUse dataUse() const override { return DataUse::ViewOfFirst; }
   void run(ExecContext&, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const Tensor& x = *in[0];
     std::vector<int64_t> target = readInts(*in[1], where_, "shape");
@@ -72,6 +75,7 @@ class ReshapeOp : public Op {
 class FlattenOp : public Op {
  public:
   FlattenOp(int64_t axis, std::string where) : axis_(axis), where_(std::move(where)) {}
+  DataUse dataUse() const override { return DataUse::ViewOfFirst; }
   void run(ExecContext&, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const Tensor& x = *in[0];
     const int64_t rank = int64_t(x.shape.size());
@@ -92,6 +96,7 @@ class SqueezeOp : public Op {
  public:
   SqueezeOp(bool insert, std::vector<int64_t> axes, bool axesFromInput, std::string where)
       : insert_(insert), axes_(std::move(axes)), axesFromInput_(axesFromInput), where_(std::move(where)) {}
+  DataUse dataUse() const override { return DataUse::ViewOfFirst; }
   void run(ExecContext&, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const Tensor& x = *in[0];
     std::vector<int64_t> axes = axes_;

@@ -1,0 +1,200 @@
+// The interface between the graph executor / ops (plain C++) and a device backend (native/cuda).
+// Nothing here names a CUDA type, so the core builds and runs without the CUDA toolkit; a backend
+// implements DeviceBackend and DeviceContext, and every op that has a device kernel describes its
+// work through the argument structs below. Ops without a device kernel run on the CPU inside a
+// device run (the executor moves their inputs to the host), so every model runs on every backend.
+//
+// The kernels compute with the integer rules of numerics.h, which they include too: a device run
+// must produce exactly the bytes of a CPU run (tests: test/native/cuda_ops.cpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../cpu/qgemm.h"
+#include "numerics.h"
+#include "tensor.h"
+
+namespace bx {
+
+// A tensor in device memory. `memory` owns the allocation (freed in stream order); views share it.
+struct DeviceTensor {
+  DType dtype = DType::UInt8;
+  Shape shape;
+  std::shared_ptr<uint8_t> memory;  // device pointer
+
+  int64_t size() const { return elementCount(shape); }
+  size_t byteSize() const { return size_t(size()) * dtypeSize(dtype); }
+  uint8_t* data() const { return memory.get(); }
+};
+
+// ---- kernel arguments (pointers are device pointers unless named host) --------------------------
+
+// Integer GEMM with constant weights, as the CPU's packed GEMM defines it (cpu/qgemm.h):
+//   out[row][col] = epilogue(D[row][col] + rowConstant[row] - zb[row] * Sa[col])
+// with D = sum_k w[row][k] * a[k][col] (w in the s8 domain, a offset to u8).
+struct LinearDeviceArgs {
+  // Weights, host arrays owned by the op (uploaded once per model, keyed by these addresses).
+  const int8_t* hostWeights = nullptr;       // [rows][depth], s8 domain (PackedWeights::plain)
+  const int32_t* hostZeroPoints = nullptr;   // zb per row, s8 domain
+  const int32_t* hostRowConstants = nullptr; // per row
+  const Multiplier* hostMultipliers = nullptr;  // per row; null when not requantising
+  bool anyWeightZeroPoint = false;
+  int64_t rows = 0, depth = 0;
+
+  // Activations: either a matrix, element (k, col) at input[k*strideK + col*strideCol], or an
+  // im2col view of `images` NCHW images (one group's channels) `imageStride` elements apart.
+  bool im2col = false;
+  const uint8_t* input = nullptr;
+  bool inputSigned = false;
+  int64_t columns = 0;
+  int64_t strideK = 0, strideCol = 0;
+  cpu::Conv2dGeometry conv;
+  int64_t imageStride = 0;
+  uint8_t padByte = 0;  // the raw input zero point, the value of padding
+
+  // Output: column col = image * colsPerImage + p goes to
+  //   out[image * imageOutStride + row * rowStride + p * colStride]   (elements)
+  bool requantize = true;
+  int32_t outputZeroPoint = 0;
+  QRange range = kRangeU8;
+  bool signedOutput = false;
+  uint8_t* output = nullptr;
+  int64_t colsPerImage = 0, imageOutStride = 0, rowStride = 0, colStride = 0;
+};
+
+// Depthwise convolution (one input channel and one output row per group), all planes at once.
+struct DepthwiseDeviceArgs {
+  const int8_t* hostWeights = nullptr;      // [channels][kh*kw], s8 domain
+  const int32_t* hostZeroPoints = nullptr;  // per channel, s8 domain
+  const int32_t* hostBias = nullptr;        // per channel, or null
+  const Multiplier* hostMultipliers = nullptr;  // per channel; null: int32 output
+  int64_t channels = 0, batch = 0;
+  cpu::Conv2dGeometry conv;  // channels field unused (1 per group)
+  const uint8_t* input = nullptr;
+  bool inputSigned = false;
+  int32_t inputZeroPoint = 0;
+  int32_t outputZeroPoint = 0;
+  QRange range = kRangeU8;
+  bool signedOutput = false;
+  uint8_t* output = nullptr;
+};
+
+// y[i] = table[channel(i)][x[i] ^ offset], channel(i) = (i / inner) % channels.
+struct LutDeviceArgs {
+  const uint8_t* hostTable = nullptr;  // [channels][256]
+  int64_t channels = 1, inner = 1, count = 0;
+  uint8_t offset = 0;
+  const uint8_t* input = nullptr;
+  uint8_t* output = nullptr;
+};
+
+// QLinearAdd (pair multiplier) and QLinearMul (single multiplier) with broadcasting over up to
+// kMaxRank dims: element i of the output reads a[sum coord_d * stridesA[d]] and likewise b.
+struct BinaryDeviceArgs {
+  static constexpr int kMaxRank = 8;
+  bool multiply = false;
+  MultiplierPair pair;  // add
+  Multiplier single;    // multiply
+  bool signedA = false, signedB = false;
+  int32_t zeroA = 0, zeroB = 0, zeroY = 0;
+  QRange range = kRangeU8;
+  int rank = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t stridesA[kMaxRank] = {};
+  int64_t stridesB[kMaxRank] = {};
+  int64_t count = 0;
+  const uint8_t* a = nullptr;
+  const uint8_t* b = nullptr;
+  uint8_t* output = nullptr;
+};
+
+// QuantizeLinear float32 -> u8/s8/u16/s16, per tensor or per channel ((i / inner) % channels).
+struct QuantizeDeviceArgs {
+  const float* hostScales = nullptr;
+  const int32_t* hostZeroPoints = nullptr;
+  int64_t channels = 1, inner = 1, count = 0;
+  DType outputType = DType::UInt8;
+  QRange range = kRangeU8;
+  const float* input = nullptr;
+  uint8_t* output = nullptr;
+  int32_t* nonFiniteIndex = nullptr;  // device int, receives the smallest non-finite index (or stays)
+};
+
+// DequantizeLinear of an integer tensor (u8/s8/u16/s16/int32) to float32.
+struct DequantizeDeviceArgs {
+  const float* hostScales = nullptr;
+  const int32_t* hostZeroPoints = nullptr;
+  int64_t channels = 1, inner = 1, count = 0;
+  DType inputType = DType::UInt8;
+  const uint8_t* input = nullptr;
+  float* output = nullptr;
+};
+
+// MaxPool over NCHW planes (u8, s8, s16 or float32).
+struct MaxPoolDeviceArgs {
+  DType dtype = DType::UInt8;
+  int64_t planes = 0, inH = 0, inW = 0, outH = 0, outW = 0;
+  int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, dilation[2] = {1, 1}, padBegin[2] = {0, 0};
+  const uint8_t* input = nullptr;
+  uint8_t* output = nullptr;
+};
+
+// A quantised mean over the middle block of an [outer, count, inner] view: the integer sum of
+// (x - zx) requantised by `multiplier` (which folds the 1/count).
+struct MeanDeviceArgs {
+  int64_t outer = 0, count = 0, inner = 0;
+  bool inputSigned = false;
+  int32_t inputZeroPoint = 0;
+  Multiplier multiplier;
+  int32_t outputZeroPoint = 0;
+  QRange range = kRangeU8;
+  bool signedOutput = false;
+  const uint8_t* input = nullptr;
+  uint8_t* output = nullptr;
+};
+
+// Per-run device state: one stream, stream-ordered allocations, the model's cached constants.
+class DeviceContext {
+ public:
+  virtual ~DeviceContext() = default;
+  // Uninitialised device memory; ERR_BITEXACT_RESOURCE beyond the run's memory cap.
+  virtual DeviceTensor allocate(DType dtype, const Shape& shape) = 0;
+  virtual DeviceTensor upload(const Tensor& host) = 0;
+  virtual Tensor download(const DeviceTensor& device) = 0;  // waits for the stream
+  // A model constant (initializer or folded value), uploaded once per model and cached.
+  virtual DeviceTensor constant(const Tensor& host) = 0;
+  virtual bool allowNonFinite() const = 0;
+
+  virtual void linear(const LinearDeviceArgs& args) = 0;
+  virtual void depthwise(const DepthwiseDeviceArgs& args) = 0;
+  virtual void lut(const LutDeviceArgs& args) = 0;
+  virtual void binary(const BinaryDeviceArgs& args) = 0;
+  // Fails with ERR_BITEXACT_INPUT naming `where` when a non-finite input is refused.
+  virtual void quantize(const QuantizeDeviceArgs& args, const std::string& where) = 0;
+  virtual void dequantize(const DequantizeDeviceArgs& args) = 0;
+  virtual void maxPool(const MaxPoolDeviceArgs& args) = 0;
+  virtual void mean(const MeanDeviceArgs& args) = 0;
+};
+
+// Constants of one model on one device (weights, tables): created by the backend, owned by the
+// CompiledModel, freed with it.
+class DeviceConstants {
+ public:
+  virtual ~DeviceConstants() = default;
+};
+
+// One usable device.
+class DeviceBackend {
+ public:
+  virtual ~DeviceBackend() = default;
+  virtual std::string name() const = 0;  // "cuda:0 (NVIDIA H100 80GB HBM3)"
+  virtual int index() const = 0;
+  virtual std::unique_ptr<DeviceConstants> newConstants() = 0;
+  virtual std::unique_ptr<DeviceContext> beginRun(DeviceConstants& constants, int64_t memoryCapBytes,
+                                                  bool allowNonFinite) = 0;
+};
+
+}  // namespace bx

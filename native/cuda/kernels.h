@@ -1,0 +1,49 @@
+// Kernel launchers of the CUDA backend (kernels_*.cu), called by cuda_context.cu and the GPU
+// bench. Every launcher enqueues on `stream` and returns at once; errors surface through
+// cudaGetLastError, which the caller checks.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "../core/device.h"
+
+namespace bx::cuda {
+
+// The GEMM's tile: weights rows x activation columns x depth per thread block.
+constexpr int64_t kTileRows = 128;
+constexpr int64_t kTileCols = 128;
+constexpr int64_t kTileDepth = 64;
+
+inline int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Device copies of one linear layer's constants; weights zero-padded to [rowsPadded][depthPadded].
+struct LinearConstants {
+  const int8_t* weights = nullptr;
+  int64_t rowsPadded = 0, depthPadded = 0;
+  const int32_t* zeroPoints = nullptr;
+  const int32_t* rowConstants = nullptr;
+  const Multiplier* multipliers = nullptr;  // null without requantisation
+};
+
+// Activations as the GEMM reads them: [colsPadded][depthPadded] bytes offset to u8 (zero beyond
+// the real depth and columns) and the column sums Sa over the real depth.
+void launchPackActivations(const LinearDeviceArgs& a, int64_t depthPadded, int64_t colsPadded, uint8_t* packed,
+                           int32_t* colSums, cudaStream_t stream);
+// out = epilogue(W x packed): on integer tensor cores (mma.sync, sm_80+) when tensorCores, else a
+// plain kernel (sm_75).
+void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8_t* packed, const int32_t* colSums,
+                int64_t colsPadded, bool tensorCores, cudaStream_t stream);
+
+void launchDepthwise(const DepthwiseDeviceArgs& a, const int8_t* weights, const int32_t* zeroPoints, const int32_t* bias,
+                     const Multiplier* multipliers, cudaStream_t stream);
+void launchLut(const LutDeviceArgs& a, const uint8_t* table, cudaStream_t stream);
+void launchBinary(const BinaryDeviceArgs& a, cudaStream_t stream);
+// firstNonFinite: device word that receives the smallest index of a NaN/Inf input (atomicMin)
+// when non-finite inputs are refused; left untouched otherwise.
+void launchQuantize(const QuantizeDeviceArgs& a, const float* scales, const int32_t* zeroPoints, bool allowNonFinite,
+                    unsigned long long* firstNonFinite, cudaStream_t stream);
+void launchDequantize(const DequantizeDeviceArgs& a, const float* scales, const int32_t* zeroPoints, cudaStream_t stream);
+void launchMaxPool(const MaxPoolDeviceArgs& a, cudaStream_t stream);
+void launchMean(const MeanDeviceArgs& a, cudaStream_t stream);
+
+}  // namespace bx::cuda

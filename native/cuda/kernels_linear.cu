@@ -1,0 +1,254 @@
+// The integer GEMM behind every convolution and matrix product with constant weights.
+//
+// The work is split as the CPU splits it (cpu/qgemm.h): activations are packed, offset to u8,
+// into a [columns][depth] matrix with their column sums Sa; the GEMM computes
+// D = sum_k w(s8) * a(u8) exactly in int32 and the epilogue applies
+// acc = D + rowConstant - zb * Sa (wrap-around uint32, exact modulo 2^32) and numerics.h's
+// requantize. Every step is integer arithmetic whose result does not depend on the order of the
+// sum, so the tensor-core kernel, the plain kernel and the CPU give the same bytes.
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace bx::cuda {
+namespace {
+
+struct GemmParams {
+  const int8_t* weights;   // [rowsPadded][depthPadded]
+  const uint8_t* packed;   // [colsPadded][depthPadded]
+  int64_t depthPadded;
+  const int32_t* zeroPoints;
+  const int32_t* rowConstants;
+  const Multiplier* multipliers;
+  const int32_t* colSums;
+  bool anyZeroPoint;
+  int64_t rows, columns;
+  bool requantize;
+  int32_t zeroY, lo, hi;
+  uint8_t* out;
+  int64_t colsPerImage, imageOutStride, rowStride, colStride;
+};
+
+__device__ __forceinline__ void storeResult(const GemmParams& p, int64_t row, int64_t col, uint32_t d) {
+  if (row >= p.rows || col >= p.columns) return;
+  uint32_t acc = d + uint32_t(p.rowConstants[row]);
+  if (p.anyZeroPoint) acc -= uint32_t(p.zeroPoints[row]) * uint32_t(p.colSums[col]);
+  const int64_t image = col / p.colsPerImage;
+  const int64_t index = image * p.imageOutStride + row * p.rowStride + (col - image * p.colsPerImage) * p.colStride;
+  if (!p.requantize) {
+    reinterpret_cast<int32_t*>(p.out)[index] = int32_t(acc);
+  } else {
+    // The low byte encodes int8 and uint8 alike.
+    p.out[index] = uint8_t(requantize(int32_t(acc), p.multipliers[row], p.zeroY, p.lo, p.hi));
+  }
+}
+
+// One warp per column: gather (im2col or strided matrix), offset, zero-pad, and sum.
+__global__ void packActivationsKernel(LinearDeviceArgs a, int64_t depthPadded, int64_t colsPadded, uint8_t* packed,
+                                      int32_t* colSums) {
+  const int64_t col = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  const int lane = threadIdx.x & 31;
+  if (col >= colsPadded) return;
+  const uint8_t mask = a.inputSigned ? 0x80 : 0;
+  const bool real = col < a.columns;
+  const cpu::Conv2dGeometry& g = a.conv;
+  int64_t image = 0, oy = 0, ox = 0;
+  if (a.im2col && real) {
+    const int64_t plane = g.outH * g.outW;
+    image = col / plane;
+    const int64_t p = col - image * plane;
+    oy = p / g.outW;
+    ox = p - oy * g.outW;
+  }
+  const int64_t window = g.kernelH * g.kernelW;
+  int32_t sum = 0;
+  uint8_t* dst = packed + col * depthPadded;
+  for (int64_t k = lane; k < depthPadded; k += 32) {
+    uint8_t v = 0;
+    if (real && k < a.depth) {
+      if (a.im2col) {
+        const int64_t c = k / window, r = k - c * window;
+        const int64_t ky = r / g.kernelW, kx = r - ky * g.kernelW;
+        const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
+        const int64_t ix = ox * g.strideW - g.padLeft + kx * g.dilationW;
+        const bool inside = iy >= 0 && iy < g.inH && ix >= 0 && ix < g.inW;
+        // Padding is the zero point, i.e. a real 0.
+        v = uint8_t((inside ? a.input[image * a.imageStride + (c * g.inH + iy) * g.inW + ix] : a.padByte) ^ mask);
+      } else {
+        v = uint8_t(a.input[k * a.strideK + col * a.strideCol] ^ mask);
+      }
+      sum += v;
+    }
+    dst[k] = v;
+  }
+  for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_down_sync(0xffffffffu, sum, offset);
+  if (lane == 0) colSums[col] = sum;
+}
+
+// sm_75 and the reference for the tensor-core kernel: one thread per output.
+__global__ void gemmPlainKernel(GemmParams p) {
+  const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t row = int64_t(blockIdx.y) * blockDim.y + threadIdx.y;
+  if (row >= p.rows || col >= p.columns) return;
+  const int8_t* w = p.weights + row * p.depthPadded;
+  const uint8_t* x = p.packed + col * p.depthPadded;
+  uint32_t d = 0;
+  for (int64_t k = 0; k < p.depthPadded; ++k) d += uint32_t(int32_t(w[k]) * int32_t(x[k]));
+  storeResult(p, row, col, d);
+}
+
+constexpr int kStages = 3;
+constexpr int kThreads = 256;
+constexpr int kSharedBytes = kStages * int(kTileRows + kTileCols) * int(kTileDepth);
+
+// Tensor cores: mma.sync m16n8k32, s8 weights x u8 activations -> s32, wrapping (no .satfinite).
+// 8 warps as 2 (rows) x 4 (columns), each 64 x 32 outputs = 4 x 4 mma tiles. Tiles of 64 bytes of
+// depth move global -> shared with cp.async, three stages deep.
+//
+// Each lane loads 16 consecutive depth bytes of a row (rows are 64 bytes, so a quarter-warp reads
+// 128 contiguous bytes: no bank conflicts) and feeds them to two mma steps. That assigns physical
+// depth positions to the mma's logical k slots in a permuted order; A and B use the same
+// permutation, so each mma pair sums exactly the 64 products of the tile.
+__global__ void __launch_bounds__(kThreads) gemmTensorCoreKernel(GemmParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  extern __shared__ __align__(16) uint8_t shared[];
+  uint8_t* sharedA = shared;                                        // [stage][kTileRows][kTileDepth]
+  uint8_t* sharedB = shared + kStages * kTileRows * kTileDepth;     // [stage][kTileCols][kTileDepth]
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int group = lane >> 2, quad = lane & 3;
+  const int warpRow = warp >> 2, warpCol = warp & 3;
+  const int64_t blockRow = int64_t(blockIdx.y) * kTileRows, blockCol = int64_t(blockIdx.x) * kTileCols;
+  const int64_t tiles = p.depthPadded / kTileDepth;
+  const uint8_t* globalA = reinterpret_cast<const uint8_t*>(p.weights) + blockRow * p.depthPadded;
+  const uint8_t* globalB = p.packed + blockCol * p.depthPadded;
+
+  const auto loadStage = [&](int stage, int64_t tile) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int chunk = tid + i * kThreads;  // 512 chunks of 16 bytes per operand
+      const int row = chunk >> 2, part = chunk & 3;
+      const uint8_t* srcA = globalA + row * p.depthPadded + tile * kTileDepth + part * 16;
+      const uint8_t* srcB = globalB + row * p.depthPadded + tile * kTileDepth + part * 16;
+      const uint32_t dstA = uint32_t(__cvta_generic_to_shared(sharedA + (stage * kTileRows + row) * kTileDepth + part * 16));
+      const uint32_t dstB = uint32_t(__cvta_generic_to_shared(sharedB + (stage * kTileCols + row) * kTileDepth + part * 16));
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dstA), "l"(srcA));
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dstB), "l"(srcB));
+    }
+  };
+
+  uint32_t acc[4][4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int k = 0; k < 4; ++k) acc[i][j][k] = 0;
+
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < tiles) loadStage(s, s);
+    asm volatile("cp.async.commit_group;\n" ::);
+  }
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 2));
+    __syncthreads();
+    const int64_t next = tile + kStages - 1;
+    if (next < tiles) loadStage(int(next % kStages), next);
+    asm volatile("cp.async.commit_group;\n" ::);
+
+    const int stage = int(tile % kStages);
+    const uint8_t* tileA = sharedA + stage * kTileRows * kTileDepth;
+    const uint8_t* tileB = sharedB + stage * kTileCols * kTileDepth;
+    uint4 fragA[4][2], fragB[4];
+#pragma unroll
+    for (int mt = 0; mt < 4; ++mt) {
+      const int row = warpRow * 64 + mt * 16 + group;
+      fragA[mt][0] = *reinterpret_cast<const uint4*>(tileA + row * kTileDepth + quad * 16);
+      fragA[mt][1] = *reinterpret_cast<const uint4*>(tileA + (row + 8) * kTileDepth + quad * 16);
+    }
+#pragma unroll
+    for (int nt = 0; nt < 4; ++nt) {
+      fragB[nt] = *reinterpret_cast<const uint4*>(tileB + (warpCol * 32 + nt * 8 + group) * kTileDepth + quad * 16);
+    }
+#pragma unroll
+    for (int mt = 0; mt < 4; ++mt) {
+#pragma unroll
+      for (int nt = 0; nt < 4; ++nt) {
+        uint32_t* c = acc[mt][nt];
+        asm volatile(
+            "mma.sync.aligned.m16n8k32.row.col.s32.s8.u8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+            : "r"(fragA[mt][0].x), "r"(fragA[mt][1].x), "r"(fragA[mt][0].y), "r"(fragA[mt][1].y), "r"(fragB[nt].x),
+              "r"(fragB[nt].y));
+        asm volatile(
+            "mma.sync.aligned.m16n8k32.row.col.s32.s8.u8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+            : "r"(fragA[mt][0].z), "r"(fragA[mt][1].z), "r"(fragA[mt][0].w), "r"(fragA[mt][1].w), "r"(fragB[nt].z),
+              "r"(fragB[nt].w));
+      }
+    }
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+
+#pragma unroll
+  for (int mt = 0; mt < 4; ++mt) {
+#pragma unroll
+    for (int nt = 0; nt < 4; ++nt) {
+      const int64_t row = blockRow + warpRow * 64 + mt * 16 + group;
+      const int64_t col = blockCol + warpCol * 32 + nt * 8 + quad * 2;
+      storeResult(p, row, col, acc[mt][nt][0]);
+      storeResult(p, row, col + 1, acc[mt][nt][1]);
+      storeResult(p, row + 8, col, acc[mt][nt][2]);
+      storeResult(p, row + 8, col + 1, acc[mt][nt][3]);
+    }
+  }
+#else
+  __trap();  // launched only on sm_80 and newer
+#endif
+}
+
+}  // namespace
+
+void launchPackActivations(const LinearDeviceArgs& a, int64_t depthPadded, int64_t colsPadded, uint8_t* packed,
+                           int32_t* colSums, cudaStream_t stream) {
+  constexpr int warpsPerBlock = 8;
+  const int64_t blocks = (colsPadded + warpsPerBlock - 1) / warpsPerBlock;
+  packActivationsKernel<<<unsigned(blocks), warpsPerBlock * 32, 0, stream>>>(a, depthPadded, colsPadded, packed, colSums);
+}
+
+void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8_t* packed, const int32_t* colSums,
+                int64_t colsPadded, bool tensorCores, cudaStream_t stream) {
+  GemmParams p;
+  p.weights = w.weights;
+  p.packed = packed;
+  p.depthPadded = w.depthPadded;
+  p.zeroPoints = w.zeroPoints;
+  p.rowConstants = w.rowConstants;
+  p.multipliers = w.multipliers;
+  p.colSums = colSums;
+  p.anyZeroPoint = a.anyWeightZeroPoint;
+  p.rows = a.rows;
+  p.columns = a.columns;
+  p.requantize = a.requantize;
+  p.zeroY = a.outputZeroPoint;
+  p.lo = a.range.lo;
+  p.hi = a.range.hi;
+  p.out = a.output;
+  p.colsPerImage = a.colsPerImage > 0 ? a.colsPerImage : a.columns;
+  p.imageOutStride = a.imageOutStride;
+  p.rowStride = a.rowStride;
+  p.colStride = a.colStride;
+  if (tensorCores) {
+    static const cudaError_t configured =
+        cudaFuncSetAttribute(gemmTensorCoreKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
+    (void)configured;
+    const dim3 grid(unsigned(colsPadded / kTileCols), unsigned(w.rowsPadded / kTileRows));
+    gemmTensorCoreKernel<<<grid, kThreads, kSharedBytes, stream>>>(p);
+  } else {
+    const dim3 block(32, 8);
+    const dim3 grid(unsigned((a.columns + 31) / 32), unsigned((a.rows + 7) / 8));
+    gemmPlainKernel<<<grid, block, 0, stream>>>(p);
+  }
+}
+
+}  // namespace bx::cuda

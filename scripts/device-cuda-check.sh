@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# On a GPU machine with CUDA and CMake (no Node needed): builds the CUDA backend for this GPU,
+# runs the byte-equality tests (test/native/cuda_ops.cpp) and the bench (bench/cuda/cuda_bench.cu).
+# Usage: scripts/device-cuda-check.sh [MODELS_DIR] [--quick]; logs go to $OUT (or ./device-out).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+models=${1:-../shared/models}
+quick=${2:-}
+out=${OUT:-device-out}
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee "$out/gpu.txt"
+arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="${arch:-90}" >"$out/configure.log" 2>&1 \
+  || { tail -40 "$out/configure.log"; exit 1; }
+status=0
+if cmake --build build-gpu -j "$(nproc)" --target bitexact_cuda_test bitexact_golden_test >"$out/build.log" 2>&1; then
+  timeout 300 build-gpu/bitexact_cuda_test test/native/cuda_cases "$models" models 2>&1 | tee "$out/cuda_test.txt"
+  status=${PIPESTATUS[0]}
+  timeout 120 build-gpu/bitexact_golden_test "$models" models 2>&1 | tail -2 | tee "$out/golden_cpu.txt"
+else
+  grep -E "error" -A3 "$out/build.log" | head -60
+  status=1
+fi
+if cmake --build build-gpu -j "$(nproc)" --target bitexact_cuda_bench >>"$out/build.log" 2>&1; then
+  timeout 300 build-gpu/bitexact_cuda_bench "$models" models $quick 2>&1 | tee "$out/bench.md"
+else
+  echo "bench build failed:"; grep -E "error" -A3 "$out/build.log" | tail -40
+fi
+exit $status
