@@ -1,4 +1,4 @@
-import { addon } from './native.js';
+import { addon, type CudaInfo } from './native.js';
 import { engineVersion } from './version.js';
 
 export interface Info {
@@ -15,8 +15,9 @@ export interface Info {
     failedSelfTest: string[];
     threads: number;
   };
+  /** backends a model can use here: 'cpu', and 'cuda' when a GPU is usable */
   backends: string[];
-  cuda: { compiled: boolean; devices: unknown[]; reason: string };
+  cuda: CudaInfo;
 }
 
 export function info(): Info {

@@ -10,8 +10,14 @@ export type Backend = 'auto' | 'cpu' | 'cuda';
 export type Isa = 'scalar' | 'avx2' | 'avx512vnni';
 
 export interface LoadOptions {
-  /** 'auto' (default) and 'cpu' run on the CPU; 'cuda' needs a CUDA build (not in this version). */
+  /**
+   * 'auto' (default): a usable CUDA GPU when there is one, else the CPU. 'cpu': always the CPU.
+   * 'cuda': the GPU `device`, or ERR_BITEXACT_BACKEND saying why none is usable. Results are
+   * the same bytes on every backend.
+   */
   backend?: Backend;
+  /** CUDA device index for backend 'cuda' or 'auto' (default 0) */
+  device?: number;
   /** compute threads; default one per core. Results never depend on it. */
   threads?: number;
   /** force a CPU kernel path; default BITEXACT_CPU_ISA, else the best this CPU has. Results never depend on it. */
@@ -62,7 +68,7 @@ export interface RunResult {
   outputHash: string;
   inputHash: string;
   modelHash: string;
-  backend: { name: 'cpu'; isa: Isa; threads: number };
+  backend: BackendInfo;
   timings: { runMs: number; hashMs: number; totalMs: number };
   /** with `trace: true`: one entry per executed node, in execution order */
   trace?: TraceEntry[];
@@ -74,6 +80,15 @@ export interface RunResult {
   batch?: { size: number; index: number };
 }
 
+/** Where a run executed. On 'cuda', ops without a GPU kernel run on the CPU (isa, threads). */
+export interface BackendInfo {
+  name: 'cpu' | 'cuda';
+  isa: Isa;
+  threads: number;
+  /** with 'cuda': "cuda:0 (NVIDIA H100 80GB HBM3)" */
+  device?: string;
+}
+
 const MiB = 1024 * 1024;
 
 export class Model {
@@ -83,6 +98,8 @@ export class Model {
   readonly modelHash: string;
   readonly isa: Isa;
   readonly threads: number;
+  /** where this model's runs execute */
+  readonly backend: BackendInfo;
   readonly #native: NativeModel;
   readonly #maxMemoryBytes: number;
   #disposed = false;
@@ -97,6 +114,7 @@ export class Model {
     this.modelHash = d.modelHash;
     this.isa = d.isa as Isa;
     this.threads = d.threads;
+    this.backend = { name: d.backend, isa: this.isa, threads: this.threads, ...(d.device ? { device: d.device } : {}) };
   }
 
   /**
@@ -120,7 +138,7 @@ export class Model {
       outputHash: r.outputHash,
       inputHash: r.inputHash,
       modelHash: this.modelHash,
-      backend: { name: 'cpu', isa: this.isa, threads: this.threads },
+      backend: { ...this.backend },
       timings: { ...r.timings, totalMs: performance.now() - started },
       ...(r.trace ? { trace: r.trace.map((t) => ({ ...t, dtype: t.dtype as DType })), traceRoot: r.traceRoot } : {}),
     };
@@ -160,7 +178,7 @@ export class Model {
       const result: RunResult = {
         ...part,
         modelHash: this.modelHash,
-        backend: { name: 'cpu', isa: this.isa, threads: this.threads },
+        backend: { ...this.backend },
         timings: { ...r.timings, totalMs },
         batch: { size: samples.length, index },
       };
@@ -231,8 +249,8 @@ export async function loadModel(source: string | Uint8Array, options: LoadOption
   if (backend !== 'auto' && backend !== 'cpu' && backend !== 'cuda') {
     throw expected("'auto', 'cpu' or 'cuda'", 'backend', backend);
   }
-  if (backend === 'cuda') {
-    throw new BitexactError('ERR_BITEXACT_BACKEND', `backend 'cuda' is unavailable: ${addon().info().cuda.reason}`);
+  if (options.device !== undefined && !(Number.isInteger(options.device) && options.device >= 0)) {
+    throw expected('a CUDA device index (an integer >= 0)', 'device', options.device);
   }
   if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1 && options.threads <= 1024)) {
     throw expected('an integer from 1 to 1024', 'threads', options.threads);
@@ -261,7 +279,9 @@ export async function loadModel(source: string | Uint8Array, options: LoadOption
       const c = normalizeTensor(t, `constant '${name}'`);
       return { name, dtype: c.dtype, shape: [...c.shape], data: c.data };
     });
-    const native = await addon().loadModel(bytes, { isa: options.isa, threads: options.threads, maxMemoryBytes, constants });
+    const native = await addon().loadModel(bytes, {
+      isa: options.isa, threads: options.threads, maxMemoryBytes, constants, backend, device: options.device,
+    });
     return new Model(native, maxMemoryBytes);
   } catch (err) {
     throw fromNative(err);

@@ -30,6 +30,9 @@ export interface NativeDescription {
   isa: string;
   threads: number;
   steps: number;
+  backend: 'cpu' | 'cuda';
+  /** with backend 'cuda': "cuda:0 (NVIDIA H100 80GB HBM3)" */
+  device?: string;
 }
 
 export interface NativeTraceEntry {
@@ -85,7 +88,29 @@ export interface NativeInfo {
   failedSelfTest: string[];
   defaultThreads: number;
   backends: string[];
-  cuda: { compiled: boolean; devices: unknown[]; reason: string };
+  cuda: CudaInfo;
+}
+
+export interface CudaDevice {
+  index: number;
+  name: string;
+  /** e.g. "9.0" */
+  computeCapability: string;
+  memoryMB: number;
+  multiprocessors: number;
+}
+
+export interface CudaInfo {
+  /** built with the CUDA toolkit (nvcc found at install time) */
+  compiled: boolean;
+  /** CUDA runtime linked into the addon, e.g. 13000; 0 when not compiled */
+  runtimeVersion?: number;
+  /** driver's CUDA version, 0 when no driver is installed */
+  driverVersion?: number;
+  /** usable devices (compute capability 7.5 or newer) */
+  devices: CudaDevice[];
+  /** why no device is usable; empty when one is */
+  reason: string;
 }
 
 export interface NativeAddon {
@@ -96,6 +121,8 @@ export interface NativeAddon {
       isa?: string;
       threads?: number;
       maxMemoryBytes?: number;
+      backend?: string;
+      device?: number;
       constants?: { name: string; dtype: string; shape: number[]; data: ArrayBufferView }[];
     },
   ): Promise<NativeModel>;

@@ -26,7 +26,7 @@ export interface Receipt {
   traceRoot: string;
   /** keccak256(abi.encode(kind, specVersion, engineVersion, modelHash, inputHash, outputHash, traceRoot)) */
   digest: string;
-  backend: { name: string; isa?: string; threads?: number };
+  backend: { name: string; isa?: string; threads?: number; device?: string };
   timings: Record<string, number>;
   createdAt: string;
   /** the leaves behind traceRoot, so a verifier can localise a divergence */

@@ -136,6 +136,19 @@ describe('bitexact hash and info', () => {
     expect(bitexact('hash', t).stdout.trim()).toBe(hashTensor({ dtype: 'int8', shape: [3], data: Int8Array.from([1, -2, 3]) }));
   });
 
+  it('run --backend cuda without a usable GPU exits 2 saying why; --device must be an index', () => {
+    const i = JSON.parse(bitexact('info', '--json').stdout);
+    if (i.cuda.devices.length === 0) {
+      const r = bitexact('run', modelFile, '--backend', 'cuda', '--input', 'x=' + join(dir, 'x.json'));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('ERR_BITEXACT_BACKEND');
+      expect(r.stderr).toContain(i.cuda.reason);
+    }
+    const bad = bitexact('run', modelFile, '--device', 'first');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--device');
+  });
+
   it('info --json reports version, specVersion, ISAs and backends', () => {
     const r = bitexact('info', '--json');
     expect(r.code).toBe(0);
@@ -143,7 +156,8 @@ describe('bitexact hash and info', () => {
     expect(i.specVersion).toBe(1);
     expect(i.cpu.isas).toContain('scalar');
     expect(i.backends).toContain('cpu');
-    expect(i.cuda.compiled).toBe(false);
+    expect(typeof i.cuda.compiled).toBe('boolean');
+    expect(i.backends.includes('cuda')).toBe(i.cuda.devices.length > 0);
     // A vector path whose kernels fail the known-answer self-test is reported and never offered.
     for (const isa of i.cpu.failedSelfTest) expect(i.cpu.isas).not.toContain(isa);
     expect(i.cpu.failedSelfTest).not.toContain(i.cpu.bestIsa);

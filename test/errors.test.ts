@@ -1,6 +1,6 @@
 // Bad input gets a clear error with a stable code, and the process keeps serving afterwards.
 import { describe, it, expect } from 'vitest';
-import { BitexactError, loadModel } from '../src/index.js';
+import { BitexactError, info, loadModel } from '../src/index.js';
 import { buildModel, tensorValue } from './helpers/onnx_builder.js';
 
 function quantizeModel(shape: (number | string)[] = [2, 3]) {
@@ -92,7 +92,8 @@ describe('model errors', () => {
     if (!info().cpu.isas.includes('avx512vnni')) {
       await expectCode(loadModel(quantizeModel(), { isa: 'avx512vnni' }), 'ERR_BITEXACT_ISA', /does not support/);
     }
-    await expectCode(loadModel(quantizeModel(), { backend: 'cuda' }), 'ERR_BITEXACT_BACKEND');
+    if (info().cuda.devices.length === 0) await expectCode(loadModel(quantizeModel(), { backend: 'cuda' }), 'ERR_BITEXACT_BACKEND');
+    await expectCode(loadModel(quantizeModel(), { device: -1 }), 'ERR_BITEXACT_INPUT', /device/);
     await expectCode(loadModel(quantizeModel(), { threads: 0 }), 'ERR_BITEXACT_INPUT', /threads/);
   });
 });

@@ -1,6 +1,7 @@
 // Registration only: the addon's exports. Arithmetic lives in native/core and native/cpu.
 #include <napi.h>
 
+#include "../cuda/cuda_backend.h"
 #include "../core/merkle.h"
 #include "../core/numerics.h"
 #include "../core/onnx_model.h"
@@ -29,13 +30,28 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < failed.size(); ++i) failedList.Set(uint32_t(i), cpu::isaName(failed[i]));
   o.Set("failedSelfTest", failedList);
   o.Set("defaultThreads", cpu::defaultThreadCount());
-  Napi::Array backends = Napi::Array::New(env, 1);
+  const cuda::CudaStatus& status = cuda::status();
+  Napi::Array backends = Napi::Array::New(env);
   backends.Set(0u, "cpu");
+  if (!status.devices.empty()) backends.Set(1u, "cuda");
   o.Set("backends", backends);
   Napi::Object cuda = Napi::Object::New(env);
-  cuda.Set("compiled", false);
-  cuda.Set("devices", Napi::Array::New(env, 0));
-  cuda.Set("reason", "this build has no CUDA backend");
+  cuda.Set("compiled", status.compiled);
+  cuda.Set("runtimeVersion", status.runtimeVersion);
+  cuda.Set("driverVersion", status.driverVersion);
+  Napi::Array devices = Napi::Array::New(env, status.devices.size());
+  for (size_t i = 0; i < status.devices.size(); ++i) {
+    const cuda::CudaDeviceInfo& d = status.devices[i];
+    Napi::Object device = Napi::Object::New(env);
+    device.Set("index", d.index);
+    device.Set("name", d.name);
+    device.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+    device.Set("memoryMB", double(d.memoryBytes >> 20));
+    device.Set("multiprocessors", d.multiprocessors);
+    devices.Set(uint32_t(i), device);
+  }
+  cuda.Set("devices", devices);
+  cuda.Set("reason", status.devices.empty() ? status.reason : "");
   o.Set("cuda", cuda);
   return o;
 }

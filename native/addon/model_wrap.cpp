@@ -4,6 +4,7 @@
 #include <future>
 
 #include "../core/merkle.h"
+#include "../cuda/cuda_backend.h"
 #include "async_job.h"
 #include "cancel_token.h"
 #include "convert.h"
@@ -41,14 +42,21 @@ Napi::Array SpecsToJs(Napi::Env env, const std::vector<TensorSpec>& specs) {
 
 class LoadJob : public AsyncJob {
  public:
-  LoadJob(Napi::Env env, std::vector<uint8_t> bytes, ModelOptions options)
-      : AsyncJob(env), bytes_(std::move(bytes)), options_(std::move(options)) {}
+  LoadJob(Napi::Env env, std::vector<uint8_t> bytes, ModelOptions options, std::string backend, int device)
+      : AsyncJob(env), bytes_(std::move(bytes)), options_(std::move(options)), backend_(std::move(backend)), device_(device) {}
 
  protected:
-  void Execute() override { model_ = CompiledModel::load(bytes_.data(), bytes_.size(), options_); }
+  void Execute() override {
+    // 'cuda' insists on the device (ERR_BITEXACT_BACKEND naming why it is unusable); 'auto'
+    // takes a usable GPU when there is one and the CPU otherwise.
+    if (backend_ == "cuda" || (backend_ == "auto" && !cuda::status().devices.empty())) {
+      deviceBackend_ = cuda::openDevice(device_);
+    }
+    model_ = CompiledModel::load(bytes_.data(), bytes_.size(), options_);
+  }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object wrapper = constructor->New({});
-    AddonModel::Unwrap(wrapper)->Attach(model_);
+    AddonModel::Unwrap(wrapper)->Attach(model_, deviceBackend_);
     return wrapper;
   }
 
@@ -56,15 +64,20 @@ class LoadJob : public AsyncJob {
   friend class AddonModel;
   std::vector<uint8_t> bytes_;
   ModelOptions options_;
+  std::string backend_;
+  int device_;
   std::shared_ptr<CompiledModel> model_;
+  std::shared_ptr<DeviceBackend> deviceBackend_;
 };
 
 constexpr size_t kConcurrentHashBytes = size_t(1) << 18;
 
 class RunJob : public AsyncJob {
  public:
-  RunJob(Napi::Env env, std::shared_ptr<CompiledModel> model, std::vector<NamedTensor> inputs, RunOptions options, bool traced)
-      : AsyncJob(env), model_(std::move(model)), inputs_(std::move(inputs)), options_(options), traced_(traced) {}
+  RunJob(Napi::Env env, std::shared_ptr<CompiledModel> model, std::shared_ptr<DeviceBackend> device, std::vector<NamedTensor> inputs,
+         RunOptions options, bool traced)
+      : AsyncJob(env), model_(std::move(model)), device_(std::move(device)), inputs_(std::move(inputs)), options_(options),
+        traced_(traced) {}
 
  protected:
   void Execute() override {
@@ -82,7 +95,8 @@ class RunJob : public AsyncJob {
     else inputHash_ = hashInputs();
     const auto runStart = std::chrono::steady_clock::now();
     try {
-      outputs_ = model_->run(inputs_, options_, traced_ ? &trace_ : nullptr);
+      outputs_ = device_ ? model_->runOnDevice(*device_, inputs_, options_, traced_ ? &trace_ : nullptr)
+                         : model_->run(inputs_, options_, traced_ ? &trace_ : nullptr);
     } catch (...) {
       if (pendingInputHash.valid()) pendingInputHash.wait();  // never leave the thread reading freed inputs
       throw;
@@ -156,6 +170,7 @@ class RunJob : public AsyncJob {
 
  private:
   std::shared_ptr<CompiledModel> model_;  // keeps the model alive even if disposed meanwhile
+  std::shared_ptr<DeviceBackend> device_;  // null: the CPU
   std::vector<NamedTensor> inputs_;
   RunOptions options_;
   bool traced_;
@@ -187,11 +202,19 @@ Napi::Value AddonModel::LoadModel(const Napi::CallbackInfo& info) {
   }
   Napi::Buffer<uint8_t> buffer = info[0].As<Napi::Buffer<uint8_t>>();
   ModelOptions options;
+  std::string backend = "auto";
+  int device = 0;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
     if (o.Get("isa").IsString()) options.isa = o.Get("isa").As<Napi::String>().Utf8Value();
     options.threads = int(OptionalInt(o, "threads", 0));
     options.maxMemoryBytes = OptionalInt(o, "maxMemoryBytes", options.maxMemoryBytes);
+    if (o.Get("backend").IsString()) backend = o.Get("backend").As<Napi::String>().Utf8Value();
+    if (backend != "auto" && backend != "cpu" && backend != "cuda") {
+      throw MakeError(env, ErrorCode::Input, "backend must be 'auto', 'cpu' or 'cuda', not '" + backend + "'");
+    }
+    device = int(OptionalInt(o, "device", 0));
+    if (device < 0) throw MakeError(env, ErrorCode::Input, "device must be a CUDA device index (0 or more)");
     if (o.Get("constants").IsArray()) {
       Napi::Array list = o.Get("constants").As<Napi::Array>();
       for (uint32_t i = 0; i < list.Length(); ++i) {
@@ -204,7 +227,7 @@ Napi::Value AddonModel::LoadModel(const Napi::CallbackInfo& info) {
       }
     }
   }
-  auto* job = new LoadJob(env, std::vector<uint8_t>(buffer.Data(), buffer.Data() + buffer.Length()), options);
+  auto* job = new LoadJob(env, std::vector<uint8_t>(buffer.Data(), buffer.Data() + buffer.Length()), options, backend, device);
   return AsyncJob::Start(env, job);
 }
 
@@ -238,11 +261,12 @@ Napi::Value AddonModel::Run(const Napi::CallbackInfo& info) {
     const std::string name = item.As<Napi::Object>().Get("name").As<Napi::String>().Utf8Value();
     inputs.push_back({name, TensorFromJs(env, item, "input '" + name + "'", maxBytes)});
   }
-  return AsyncJob::Start(env, new RunJob(env, model_, std::move(inputs), options, traced));
+  return AsyncJob::Start(env, new RunJob(env, model_, device_, std::move(inputs), options, traced));
 }
 
 Napi::Value AddonModel::Dispose(const Napi::CallbackInfo& info) {
   model_.reset();
+  device_.reset();
   return info.Env().Undefined();
 }
 
@@ -256,6 +280,8 @@ Napi::Value AddonModel::Describe(const Napi::CallbackInfo& info) {
   o.Set("isa", cpu::isaName(model_->isa()));
   o.Set("threads", model_->threads());
   o.Set("steps", double(model_->stepCount()));
+  o.Set("backend", device_ ? "cuda" : "cpu");
+  if (device_) o.Set("device", device_->name());
   return o;
 }
 

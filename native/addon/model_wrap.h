@@ -1,10 +1,11 @@
 // AddonModel: the JS object wrapping a CompiledModel.
-//   loadModel(bytes: Buffer, options) -> Promise<AddonModel>        (async, addon thread)
+//   loadModel(bytes: Buffer, options) -> Promise<AddonModel>        (async, addon thread;
+//                                                                     options.backend, options.device)
 //   model.run(inputs: NamedTensor[], options) -> Promise<RunResult>  (async, addon thread;
 //                                                                     options.cancel: CancelToken)
 //   model.dispose() -> void                                          (sync; runs in flight keep
 //                                                                     the model alive until done)
-//   model.describe() -> {inputs, outputs, modelHash, isa, threads}   (sync)
+//   model.describe() -> {inputs, outputs, modelHash, isa, threads, backend, device?} (sync)
 // Throws/rejects with Error.code = ERR_BITEXACT_*.
 #pragma once
 
@@ -21,7 +22,11 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
   static Napi::Function Define(Napi::Env env);
   static Napi::Value LoadModel(const Napi::CallbackInfo& info);
   explicit AddonModel(const Napi::CallbackInfo& info);
-  void Attach(std::shared_ptr<CompiledModel> model) { model_ = std::move(model); }
+  // device: the backend runs go to, or null for the CPU.
+  void Attach(std::shared_ptr<CompiledModel> model, std::shared_ptr<DeviceBackend> device) {
+    model_ = std::move(model);
+    device_ = std::move(device);
+  }
 
  private:
   Napi::Value Run(const Napi::CallbackInfo& info);
@@ -29,6 +34,7 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
   Napi::Value Describe(const Napi::CallbackInfo& info);
 
   std::shared_ptr<CompiledModel> model_;
+  std::shared_ptr<DeviceBackend> device_;
 };
 
 }  // namespace bx::addon

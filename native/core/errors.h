@@ -16,7 +16,7 @@ enum class ErrorCode {
   Isa,               // an ISA was forced that this CPU cannot run
   Disposed,          // the model was disposed
   Cancelled,         // the caller cancelled the run (a token set between nodes)
-  Device,            // no usable GPU for the backend asked for, or a device call failed
+  Backend,           // the backend asked for is unusable (no GPU, no driver), or a device call failed
   Internal,          // a broken invariant: a bug in bitexact
 };
 
@@ -30,7 +30,7 @@ inline const char* errorCodeName(ErrorCode code) {
     case ErrorCode::Isa: return "ERR_BITEXACT_ISA";
     case ErrorCode::Disposed: return "ERR_BITEXACT_DISPOSED";
     case ErrorCode::Cancelled: return "ERR_BITEXACT_CANCELLED";
-    case ErrorCode::Device: return "ERR_BITEXACT_DEVICE";
+    case ErrorCode::Backend: return "ERR_BITEXACT_BACKEND";
     case ErrorCode::Internal: return "ERR_BITEXACT_INTERNAL";
   }
   return "ERR_BITEXACT_INTERNAL";

@@ -12,6 +12,6 @@ const CudaStatus& status() {
   return s;
 }
 
-std::shared_ptr<DeviceBackend> openDevice(int) { fail(ErrorCode::Device, "no usable CUDA device: " + status().reason); }
+std::shared_ptr<DeviceBackend> openDevice(int) { fail(ErrorCode::Backend, "no usable CUDA device: " + status().reason); }
 
 }  // namespace bx::cuda

@@ -1,6 +1,6 @@
 // The CUDA backend as the addon and the native tools see it. Without the CUDA toolkit at build
 // time, cuda_absent.cpp implements this header: status() says CUDA was not compiled in and
-// openCudaDevice() fails with ERR_BITEXACT_DEVICE.
+// openDevice() fails with ERR_BITEXACT_BACKEND.
 #pragma once
 
 #include <memory>
@@ -31,7 +31,7 @@ struct CudaStatus {
 const CudaStatus& status();
 
 // The backend of device `index`, shared by every model that runs there. Throws
-// ERR_BITEXACT_DEVICE naming the reason when that device is not usable.
+// ERR_BITEXACT_BACKEND naming the reason when that device is not usable.
 std::shared_ptr<DeviceBackend> openDevice(int index);
 
 }  // namespace bx::cuda

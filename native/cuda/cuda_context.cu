@@ -18,7 +18,7 @@ namespace bx::cuda {
 namespace {
 
 void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) fail(ErrorCode::Device, std::string(what) + ": " + cudaGetErrorString(e));
+  if (e != cudaSuccess) fail(ErrorCode::Backend, std::string(what) + ": " + cudaGetErrorString(e));
 }
 
 // A stream kept alive by the run and by every allocation freed on it in stream order.
@@ -369,10 +369,10 @@ const CudaStatus& status() {
 
 std::shared_ptr<DeviceBackend> openDevice(int index) {
   const CudaStatus& s = status();
-  if (s.devices.empty()) fail(ErrorCode::Device, "no usable CUDA device: " + s.reason);
+  if (s.devices.empty()) fail(ErrorCode::Backend, "no usable CUDA device: " + s.reason);
   const auto it = std::find_if(s.devices.begin(), s.devices.end(), [&](const CudaDeviceInfo& d) { return d.index == index; });
   if (it == s.devices.end()) {
-    fail(ErrorCode::Device, "CUDA device " + std::to_string(index) + " is not usable (" + std::to_string(s.devices.size()) +
+    fail(ErrorCode::Backend, "CUDA device " + std::to_string(index) + " is not usable (" + std::to_string(s.devices.size()) +
                                 " usable device(s), from index " + std::to_string(s.devices.front().index) + ")");
   }
   static std::mutex mutex;

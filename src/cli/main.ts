@@ -18,7 +18,7 @@ import { commandQuantize, QUANTIZE_USAGE } from './quantize.js';
 import { CHAIN_USAGE, commandDeploy, commandJob, commandNode, commandRegisterModel, commandVerifyJob } from './chain_commands.js';
 
 const USAGE = `usage:
-  bitexact run MODEL [--input NAME=FILE | --input FILE]... [--backend auto|cpu] [--threads N] [--isa ISA]
+  bitexact run MODEL [--input NAME=FILE | --input FILE]... [--backend auto|cpu|cuda] [--device N] [--threads N] [--isa ISA]
                [--trace FILE] [--receipt FILE [--key-env NAME]] [--json]
   bitexact verify RECEIPT --model MODEL [--input NAME=FILE | --input FILE]... [--threads N] [--isa ISA] [--json]
   bitexact hash FILE            (a model .onnx, or a tensor .json/.npy/.pb)
@@ -44,6 +44,7 @@ async function commandRun(args: string[]): Promise<number> {
     options: {
       input: { type: 'string', multiple: true, short: 'i' },
       backend: { type: 'string' },
+      device: { type: 'string' },
       threads: { type: 'string' },
       isa: { type: 'string' },
       json: { type: 'boolean' },
@@ -59,9 +60,15 @@ async function commandRun(args: string[]): Promise<number> {
     threads = Number(values.threads);
     if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
   }
+  let device: number | undefined;
+  if (values.device !== undefined) {
+    device = Number(values.device);
+    if (!Number.isInteger(device) || device < 0) throw new UsageError(`--device must be a CUDA device index (0, 1, ...), got '${values.device}'`);
+  }
   const loadStart = performance.now();
   const model = await loadModel(positionals[0], {
     backend: (values.backend ?? 'auto') as Backend,
+    device,
     threads,
     isa: values.isa as Isa | undefined,
   });
@@ -113,7 +120,8 @@ async function commandRun(args: string[]): Promise<number> {
       }
       process.stdout.write(`modelHash  ${r.modelHash}\ninputHash  ${r.inputHash}\noutputHash ${r.outputHash}\n`);
       if (r.traceRoot) process.stdout.write(`traceRoot  ${r.traceRoot} (${r.trace!.length} nodes, written to ${values.trace})\n`);
-      process.stdout.write(`backend cpu isa=${r.backend.isa} threads=${r.backend.threads}  run ${r.timings.runMs.toFixed(2)} ms\n`);
+      const where = r.backend.name === 'cuda' ? `cuda ${r.backend.device}` : `cpu isa=${r.backend.isa} threads=${r.backend.threads}`;
+      process.stdout.write(`backend ${where}  run ${r.timings.runMs.toFixed(2)} ms\n`);
     }
     return 0;
   } finally {
@@ -273,7 +281,9 @@ function commandInfo(args: string[]): number {
       ...(i.cpu.failedSelfTest.length ? [`WARNING: ${i.cpu.failedSelfTest.join(', ')} failed the kernel self-test and is not used`] : []),
       `threads: ${i.cpu.threads}`,
       `backends: ${i.backends.join(', ')}`,
-      `cuda: ${i.cuda.compiled ? 'compiled' : 'not compiled'} (${i.cuda.reason})`,
+      i.cuda.devices.length > 0
+        ? `cuda: ${i.cuda.devices.map((d) => `cuda:${d.index} ${d.name} (sm ${d.computeCapability}, ${d.memoryMB} MiB)`).join('; ')}`
+        : `cuda: ${i.cuda.compiled ? 'compiled in, no usable device' : 'not compiled in'} (${i.cuda.reason})`,
     ].join('\n') + '\n',
   );
   return 0;
