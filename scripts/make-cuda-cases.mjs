@@ -206,8 +206,7 @@ reduceMean('reducemean_spatial', [2, 3]);
 reduceMean('reducemean_channels', [1]);
 reduceMean('reducemean_split_axes', [1, 3]);  // not one contiguous block: the host path
 
-// Ops without a device kernel run on the host inside a device run; these check that path.
-cases.softmax_host_fallback = {
+cases.softmax_u8 = {
   inputs: [{ name: 'x', dtype: 'uint8', shape: [6, 33] }],
   outputs: [{ name: 'y', dtype: 'uint8' }],
   initializers: { xs: scalar('float32', 0.1), xz: scalar('uint8', 128), ys: scalar('float32', 1 / 256), yz: scalar('uint8', 0) },
@@ -224,6 +223,93 @@ cases.chain_view_and_host = {
     { op: 'MaxPool', inputs: ['t'], outputs: ['y'], attrs: { kernel_shape: [1] } },
   ],
 };
+
+cases.softmax_s8_opset11 = {
+  inputs: [{ name: 'x', dtype: 'int8', shape: [3, 4, 17] }],
+  outputs: [{ name: 'y', dtype: 'int8' }],
+  initializers: { xs: scalar('float32', 0.07), xz: scalar('int8', -5), ys: scalar('float32', 1 / 256), yz: scalar('int8', -128) },
+  nodes: [{ op: 'QLinearSoftmax', domain: 'com.microsoft', inputs: ['x', 'xs', 'xz', 'ys', 'yz'], outputs: ['y'], attrs: { axis: 1, opset: 11 } }],
+};
+
+function averagePool(name, type, attrs, shape = [2, 3, 13, 11]) {
+  cases[name] = {
+    inputs: [{ name: 'x', dtype: type, shape }],
+    outputs: [{ name: 'y', dtype: type }],
+    initializers: { xs: scalar('float32', 0.05), xz: scalar(type, ints(1, ...range(type))[0]), ys: scalar('float32', 0.04), yz: scalar(type, ints(1, ...range(type))[0]) },
+    nodes: [{ op: 'QLinearAveragePool', domain: 'com.microsoft', inputs: ['x', 'xs', 'xz', 'ys', 'yz'], outputs: ['y'], attrs }],
+  };
+}
+averagePool('averagepool_u8', 'uint8', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 });
+averagePool('averagepool_s8_include_pad', 'int8', { kernel_shape: [2, 5], strides: [1, 2], pads: [1, 2, 0, 2], count_include_pad: 1 });
+
+cases.qlinearconcat = {
+  inputs: [{ name: 'a', dtype: 'uint8', shape: [2, 3, 5] }, { name: 'b', dtype: 'uint8', shape: [2, 4, 5] }, { name: 'c', dtype: 'uint8', shape: [2, 1, 5] }],
+  outputs: [{ name: 'y', dtype: 'uint8' }],
+  initializers: {
+    ys: scalar('float32', 0.1), yz: scalar('uint8', 120), as: scalar('float32', 0.1), az: scalar('uint8', 120),
+    bs: scalar('float32', 0.037), bz: scalar('uint8', 3), cs: scalar('float32', 0.5), cz: scalar('uint8', 200),
+  },
+  nodes: [{ op: 'QLinearConcat', domain: 'com.microsoft', inputs: ['ys', 'yz', 'a', 'as', 'az', 'b', 'bs', 'bz', 'c', 'cs', 'cz'], outputs: ['y'], attrs: { axis: 1 } }],
+};
+cases.concat_s8_last_axis = {
+  inputs: [{ name: 'a', dtype: 'int8', shape: [3, 2, 7] }, { name: 'b', dtype: 'int8', shape: [3, 2, 1] }],
+  outputs: [{ name: 'y', dtype: 'int8' }],
+  nodes: [{ op: 'Concat', inputs: ['a', 'b'], outputs: ['y'], attrs: { axis: -1 } }],
+};
+cases.transpose_s8 = {
+  inputs: [{ name: 'x', dtype: 'int8', shape: [2, 3, 5, 7] }],
+  outputs: [{ name: 'y', dtype: 'int8' }],
+  nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['y'], attrs: { perm: [0, 2, 3, 1] } }],
+};
+cases.transpose_f32_default = {
+  inputs: [{ name: 'x', dtype: 'float32', shape: [4, 3, 6] }],
+  outputs: [{ name: 'y', dtype: 'float32' }],
+  nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['y'] }],
+};
+cases.slice_steps = {
+  inputs: [{ name: 'x', dtype: 'uint8', shape: [5, 9, 11] }],
+  outputs: [{ name: 'y', dtype: 'uint8' }],
+  initializers: {
+    starts: rawTensor('int64', [3], [1n, -1n, 2n]), ends: rawTensor('int64', [3], [100n, -100n, 9n]),
+    axes: rawTensor('int64', [3], [0n, 1n, 2n]), steps: rawTensor('int64', [3], [2n, -3n, 1n]),
+  },
+  nodes: [{ op: 'Slice', inputs: ['x', 'starts', 'ends', 'axes', 'steps'], outputs: ['y'] }],
+};
+cases.gather_embedding = {
+  inputs: [{ name: 'ids', dtype: 'int64', shape: [2, 6] }],
+  outputs: [{ name: 'y', dtype: 'int8' }],
+  initializers: { table: rawTensor('int8', [300, 24], ints(300 * 24, -128, 127)) },
+  // bitexact_cuda_test draws int64 inputs from [-5, 20): valid rows, negative ones included.
+  nodes: [{ op: 'Gather', inputs: ['table', 'ids'], outputs: ['y'], attrs: { axis: 0 } }],
+};
+cases.gather_axis1 = {
+  inputs: [{ name: 'x', dtype: 'uint8', shape: [4, 10, 3] }],
+  outputs: [{ name: 'y', dtype: 'uint8' }],
+  initializers: { idx: rawTensor('int64', [2, 3], [0n, -1n, 4n, 9n, -10n, 5n]) },
+  nodes: [{ op: 'Gather', inputs: ['x', 'idx'], outputs: ['y'], attrs: { axis: 1 } }],
+};
+function pad(name, mode, type = 'uint8') {
+  cases[name] = {
+    inputs: [{ name: 'x', dtype: type, shape: [2, 3, 5, 4] }],
+    outputs: [{ name: 'y', dtype: type }],
+    initializers: { pads: rawTensor('int64', [8], [0n, 1n, 2n, 3n, 0n, 0n, 3n, 1n]), value: scalar(type, 77) },
+    nodes: [{ op: 'Pad', inputs: ['x', 'pads', ...(mode === 'constant' ? ['value'] : [])], outputs: ['y'], attrs: { mode } }],
+  };
+}
+pad('pad_constant', 'constant');
+pad('pad_edge_s8', 'edge', 'int8');
+pad('pad_reflect', 'reflect');
+pad('pad_wrap', 'wrap');
+function resize(name, attrs, scales) {
+  cases[name] = {
+    inputs: [{ name: 'x', dtype: 'uint8', shape: [1, 2, 5, 7] }],
+    outputs: [{ name: 'y', dtype: 'uint8' }],
+    initializers: { scales: rawTensor('float32', [4], scales) },
+    nodes: [{ op: 'Resize', inputs: ['x', '', 'scales'], outputs: ['y'], attrs: { mode: 'nearest', ...attrs } }],
+  };
+}
+resize('resize_nearest_half_pixel', {}, [1, 1, 2, 1.5]);
+resize('resize_nearest_asymmetric_floor', { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, [1, 1, 0.6, 2.3]);
 
 fs.mkdirSync(outDir, { recursive: true });
 for (const f of fs.readdirSync(outDir)) if (f.endsWith('.onnx')) fs.rmSync(path.join(outDir, f));

@@ -58,6 +58,8 @@ function randomInputs(specs: readonly { name: string; dtype: string; shape: read
       uint16: () => Uint16Array.from({ length: n }, () => Math.floor(next() * 65536)),
       int16: () => Int16Array.from({ length: n }, () => Math.floor(next() * 65536) - 32768),
       int32: () => Int32Array.from({ length: n }, () => Math.floor(next() * 200001) - 100000),
+      // Index inputs (Gather): rows -5 .. 19.
+      int64: () => BigInt64Array.from({ length: n }, () => BigInt(Math.floor(next() * 25) - 5)),
     }[s.dtype];
     if (!make) throw new Error(`no generator for ${s.dtype}`);
     inputs[s.name] = { dtype: s.dtype as never, shape, data: make() };

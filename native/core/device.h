@@ -156,6 +156,52 @@ struct MeanDeviceArgs {
   uint8_t* output = nullptr;
 };
 
+// Every op that only moves elements (Transpose, Slice, Concat, Gather, Pad, Resize): output
+// element at coordinates c goes to output[sum c_d * outStrides[d]] and comes from
+// input[sum table[tableStart[d] + c_d]] (offsets in elements), or is `fill` when any of those
+// table entries is negative.
+struct AxisGatherDeviceArgs {
+  static constexpr int kMaxRank = 8;
+  int rank = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t tableStart[kMaxRank] = {};
+  int64_t outStrides[kMaxRank] = {};
+  const int64_t* table = nullptr;  // device
+  int64_t count = 0;
+  int elementSize = 1;  // 1, 2, 4 or 8
+  uint8_t fill[8] = {};
+  const uint8_t* input = nullptr;
+  uint8_t* output = nullptr;
+};
+
+// QLinearSoftmax: rows of `length` elements `inner` apart; e = exps[max - x] (Q40) and
+// y = quantizeRatio(e, sum e) with the output scale split as numerics.h ScaleParts.
+struct SoftmaxDeviceArgs {
+  const uint64_t* hostExps = nullptr;  // [256]
+  int64_t outer = 0, length = 0, inner = 0;
+  bool inputSigned = false;
+  ScaleParts outputScale;
+  int32_t outputZeroPoint = 0;
+  QRange range = kRangeU8;
+  const uint8_t* input = nullptr;
+  uint8_t* output = nullptr;
+};
+
+// QLinearAveragePool over NCHW planes: acc = sum (x - zx) over the window's inside elements,
+// divisor = inside count or (count_include_pad) the window clipped to the padded input, and
+// y = requantize(acc, multipliers[divisor]) (one multiplier per possible divisor, from the host).
+struct AveragePoolDeviceArgs {
+  const Multiplier* hostMultipliers = nullptr;  // [kernel[0] * kernel[1] + 1], index = divisor
+  int64_t planes = 0, inH = 0, inW = 0, outH = 0, outW = 0;
+  int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padBegin[2] = {0, 0}, padEnd[2] = {0, 0};
+  bool includePad = false;
+  bool inputSigned = false;
+  int32_t inputZeroPoint = 0, outputZeroPoint = 0;
+  QRange range = kRangeU8;
+  const uint8_t* input = nullptr;
+  uint8_t* output = nullptr;
+};
+
 // Per-run device state: one stream, stream-ordered allocations, the model's cached constants.
 class DeviceContext {
  public:
@@ -163,7 +209,9 @@ class DeviceContext {
   // Uninitialised device memory; ERR_BITEXACT_RESOURCE beyond the run's memory cap.
   virtual DeviceTensor allocate(DType dtype, const Shape& shape) = 0;
   virtual DeviceTensor upload(const Tensor& host) = 0;
-  virtual Tensor download(const DeviceTensor& device) = 0;  // waits for the stream
+  // Waits for the stream, except for bytes this run uploaded (or a model constant): those come
+  // back from the host copy, so ops can read small index inputs (Gather, Slice) cheaply.
+  virtual Tensor download(const DeviceTensor& device) = 0;
   // A model constant (initializer or folded value), uploaded once per model and cached.
   virtual DeviceTensor constant(const Tensor& host) = 0;
   virtual bool allowNonFinite() const = 0;
@@ -177,6 +225,9 @@ class DeviceContext {
   virtual void dequantize(const DequantizeDeviceArgs& args) = 0;
   virtual void maxPool(const MaxPoolDeviceArgs& args) = 0;
   virtual void mean(const MeanDeviceArgs& args) = 0;
+  virtual void axisGather(const AxisGatherDeviceArgs& args) = 0;
+  virtual void softmax(const SoftmaxDeviceArgs& args) = 0;
+  virtual void averagePool(const AveragePoolDeviceArgs& args) = 0;
 };
 
 // Constants of one model on one device (weights, tables): created by the backend, owned by the

@@ -185,20 +185,30 @@ inline uint64_t erfQ40(uint64_t z) {
 }
 
 // Rounds n / d to the nearest integer, ties to even; n >= 0, d > 0.
-inline unsigned __int128 roundDivideEven(unsigned __int128 n, unsigned __int128 d) {
+BX_HD unsigned __int128 roundDivideEven(unsigned __int128 n, unsigned __int128 d) {
   const unsigned __int128 q = n / d, r = n % d;
   if (2 * r > d || (2 * r == d && (q & 1))) return q + 1;
   return q;
 }
 
+// A positive binary32 scale as mantissa * 2^exponent with a 24-bit integer mantissa (exact).
+struct ScaleParts {
+  uint64_t mantissa = 0;
+  int exponent = 0;
+};
+
+inline ScaleParts splitScale(float scale) {
+  int e = 0;
+  const double f = std::frexp(double(scale), &e);
+  return ScaleParts{uint64_t(std::ldexp(f, 24)), e - 24};
+}
+
 // Quantises the ratio n / d (n >= 0, d > 0, both < 2^64) to a binary32 scale:
 // clamp(zeroPoint + round_half_even(n / (d * scale)), lo, hi), exactly. scale = m * 2^e with m a
 // 24-bit integer (exact), so the quotient is a ratio of integers.
-inline int32_t quantizeRatio(uint64_t n, uint64_t d, float scale, int32_t zeroPoint, QRange range) {
-  int e = 0;
-  const double f = std::frexp(double(scale), &e);
-  const uint64_t m = uint64_t(std::ldexp(f, 24));
-  const int p = e - 24;  // scale = m * 2^p
+BX_HD int32_t quantizeRatioParts(uint64_t n, uint64_t d, ScaleParts scale, int32_t zeroPoint, QRange range) {
+  const uint64_t m = scale.mantissa;
+  const int p = scale.exponent;  // scale = m * 2^p
   const unsigned __int128 dm = (unsigned __int128)d * m;  // < 2^88
   unsigned __int128 q;
   if (p >= 0) {
@@ -211,6 +221,10 @@ inline int32_t quantizeRatio(uint64_t n, uint64_t d, float scale, int32_t zeroPo
   }
   if (q > (unsigned __int128)(uint64_t(1) << 40)) return range.hi;
   return saturate(int64_t(q) + zeroPoint, range.lo, range.hi);
+}
+
+inline int32_t quantizeRatio(uint64_t n, uint64_t d, float scale, int32_t zeroPoint, QRange range) {
+  return quantizeRatioParts(n, d, splitScale(scale), zeroPoint, range);
 }
 
 constexpr uint64_t kSaturatedQ40 = uint64_t(1) << 62;  // e^-(2^22): exactly 0 in Q40

@@ -107,6 +107,9 @@ class CudaRunContext : public DeviceContext {
   void dequantize(const DequantizeDeviceArgs& a) override;
   void maxPool(const MaxPoolDeviceArgs& a) override;
   void mean(const MeanDeviceArgs& a) override;
+  void axisGather(const AxisGatherDeviceArgs& a) override;
+  void softmax(const SoftmaxDeviceArgs& a) override;
+  void averagePool(const AveragePoolDeviceArgs& a) override;
 
  private:
   void launched(const char* what) { check(cudaGetLastError(), what); }
@@ -120,6 +123,15 @@ class CudaRunContext : public DeviceContext {
   std::shared_ptr<std::atomic<int64_t>> live_;
   bool allowNonFinite_;
   std::vector<std::pair<void*, size_t>> staging_;
+  // Host bytes of device memory this run uploaded or took from the model's constants, with the
+  // allocation they belong to: the stream-ordered allocator hands a freed address out again, so
+  // an entry counts only while its allocation (the same owner, not just the address) lives.
+  struct HostCopy {
+    std::weak_ptr<uint8_t> owner;
+    Tensor host;
+  };
+  std::map<const uint8_t*, HostCopy> hostCopies_;
+  void rememberHostCopy(const DeviceTensor& device, const Tensor& host);
 };
 
 class CudaBackend : public DeviceBackend, public std::enable_shared_from_this<CudaBackend> {
@@ -217,10 +229,26 @@ DeviceTensor CudaRunContext::upload(const Tensor& host) {
   void* staging = pinned(bytes);
   std::memcpy(staging, host.bytes(), bytes);
   check(cudaMemcpyAsync(t.data(), staging, bytes, cudaMemcpyHostToDevice, stream_->stream), "upload");
+  rememberHostCopy(t, host);
   return t;
 }
 
+void CudaRunContext::rememberHostCopy(const DeviceTensor& device, const Tensor& host) {
+  for (auto it = hostCopies_.begin(); it != hostCopies_.end();) it = it->second.owner.expired() ? hostCopies_.erase(it) : std::next(it);
+  hostCopies_[device.data()] = HostCopy{device.memory, host};
+}
+
 Tensor CudaRunContext::download(const DeviceTensor& device) {
+  // Device tensors are never written after they are produced, so an uploaded one still holds
+  // its host bytes (views share them under another shape).
+  const auto known = hostCopies_.find(device.data());
+  if (known != hostCopies_.end()) {
+    const HostCopy& copy = known->second;
+    const bool sameAllocation = !copy.owner.expired() && !copy.owner.owner_before(device.memory) && !device.memory.owner_before(copy.owner);
+    if (sameAllocation && copy.host.dtype == device.dtype && copy.host.byteSize() == device.byteSize()) {
+      return reshapeView(copy.host, device.shape);
+    }
+  }
   Tensor t = makeTensor(device.dtype, device.shape);
   const size_t bytes = device.byteSize();
   if (bytes == 0) {
@@ -244,6 +272,7 @@ DeviceTensor CudaRunContext::constant(const Tensor& host) {
     std::memcpy(dst, host.bytes(), host.byteSize());
   }));
   t.memory = std::shared_ptr<uint8_t>(p, [](uint8_t*) {});  // owned by the model's constants
+  rememberHostCopy(t, host);
   return t;
 }
 
@@ -319,6 +348,22 @@ void CudaRunContext::maxPool(const MaxPoolDeviceArgs& a) {
 void CudaRunContext::mean(const MeanDeviceArgs& a) {
   launchMean(a, stream_->stream);
   launched("mean kernel");
+}
+
+void CudaRunContext::axisGather(const AxisGatherDeviceArgs& a) {
+  if (a.count == 0) return;
+  launchAxisGather(a, stream_->stream);
+  launched("gather kernel");
+}
+
+void CudaRunContext::softmax(const SoftmaxDeviceArgs& a) {
+  launchSoftmax(a, constants_.array(a.hostExps, 'E', 256), stream_->stream);
+  launched("softmax kernel");
+}
+
+void CudaRunContext::averagePool(const AveragePoolDeviceArgs& a) {
+  launchAveragePool(a, constants_.array(a.hostMultipliers, 'M', size_t(a.kernel[0] * a.kernel[1] + 1)), stream_->stream);
+  launched("average-pool kernel");
 }
 
 CudaStatus probe() {

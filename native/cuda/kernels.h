@@ -45,5 +45,8 @@ void launchQuantize(const QuantizeDeviceArgs& a, const float* scales, const int3
 void launchDequantize(const DequantizeDeviceArgs& a, const float* scales, const int32_t* zeroPoints, cudaStream_t stream);
 void launchMaxPool(const MaxPoolDeviceArgs& a, cudaStream_t stream);
 void launchMean(const MeanDeviceArgs& a, cudaStream_t stream);
+void launchAxisGather(const AxisGatherDeviceArgs& a, cudaStream_t stream);
+void launchSoftmax(const SoftmaxDeviceArgs& a, const uint64_t* exps, cudaStream_t stream);
+void launchAveragePool(const AveragePoolDeviceArgs& a, const Multiplier* multipliers, cudaStream_t stream);
 
 }  // namespace bx::cuda

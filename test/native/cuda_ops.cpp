@@ -58,6 +58,12 @@ bx::Tensor makeInput(const bx::TensorSpec& spec, Pattern pattern, std::mt19937_6
         t.mutableData<float>()[i] = v;
         break;
       }
+      case bx::DType::Int64: {
+        // Index inputs (Gather): rows -5 .. 19, negative ones counting from the end.
+        const int64_t v = pattern == Pattern::Random ? int64_t(rng() % 25) - 5 : pattern == Pattern::Low ? -5 : pattern == Pattern::High ? 19 : ((i & 1) ? 19 : -5);
+        t.mutableData<int64_t>()[i] = v;
+        break;
+      }
       case bx::DType::Int32: {
         int32_t v = pattern == Pattern::Random ? int32_t(rng() % 200001) - 100000 : pattern == Pattern::Low ? -100000 : pattern == Pattern::High ? 100000 : ((i & 1) ? 100000 : -100000);
         t.mutableData<int32_t>()[i] = v;

@@ -39,7 +39,7 @@ class LutOp : public Op {
     out[0] = std::move(y);
   }
 
- bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return true; }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];

@@ -89,7 +89,7 @@ class MatMulOp : public Op {
     out[0] = std::move(y);
   }
 
- bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return true; }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& a = *in[0];

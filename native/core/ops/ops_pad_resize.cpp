@@ -3,10 +3,22 @@
 #include <cmath>
 #include <cstring>
 
+#include "device_gather.h"
 #include "ops_common.h"
 
 namespace bx {
 namespace {
+
+// The device form: per-dimension input offsets from the per-dimension source indices.
+bool gatherByAxisIndicesOnDevice(DeviceContext& ctx, const DeviceTensor& x, DeviceTensor& y,
+                                 const std::vector<std::vector<int64_t>>& sources, const uint8_t* fill) {
+  const std::vector<int64_t> inStride = contiguousStrides(x.shape);
+  std::vector<std::vector<int64_t>> offsets(sources.size());
+  for (size_t d = 0; d < sources.size(); ++d) {
+    for (int64_t s : sources[d]) offsets[d].push_back(s < 0 ? -1 : s * inStride[d]);
+  }
+  return deviceAxisGather(ctx, x, y.data(), y.shape, offsets, {}, fill);
+}
 
 // Copies one element per output position from a per-dimension source index (-1 = fill value).
 void gatherByAxisIndices(const Tensor& x, Tensor& y, const std::vector<std::vector<int64_t>>& sources, const uint8_t* fill) {
@@ -36,9 +48,11 @@ class PadOp : public Op {
   PadOp(std::string mode, std::vector<int64_t> pads, Tensor value, bool fromInputs, std::string where)
       : mode_(std::move(mode)), pads_(std::move(pads)), value_(std::move(value)), fromInputs_(fromInputs), where_(std::move(where)) {}
 
-  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& x = *in[0];
-    const int64_t rank = int64_t(x.shape.size());
+  // The output shape, per-dimension source indices (-1: fill) and the fill value's bytes, for an
+  // input of type `dtype` and shape `inShape`; `in` gives inputs 1-3 (pads, value, axes).
+  Shape plan(DType dtype, const Shape& inShape, const std::vector<const Tensor*>& in, std::vector<std::vector<int64_t>>* sourcesOut,
+             std::vector<uint8_t>* fillOut) const {
+    const int64_t rank = int64_t(inShape.size());
     std::vector<int64_t> pads = pads_;
     std::vector<int64_t> axes;
     if (fromInputs_) {
@@ -54,16 +68,18 @@ class PadOp : public Op {
       after[size_t(a)] = pads[i + axes.size()];
     }
     // The fill value: input 2 when given (same type as the data), else the attribute / zero.
-    std::vector<uint8_t> fill(dtypeSize(x.dtype), 0);
+    std::vector<uint8_t>& fill = *fillOut;
+    fill.assign(dtypeSize(dtype), 0);
     const Tensor* value = fromInputs_ && in.size() > 2 && in[2] ? in[2] : (value_.buffer ? &value_ : nullptr);
     if (value) {
-      if (value->dtype != x.dtype || value->size() != 1) fail(ErrorCode::Input, where_ + ": constant_value must be one element of the data type");
+      if (value->dtype != dtype || value->size() != 1) fail(ErrorCode::Input, where_ + ": constant_value must be one element of the data type");
       std::memcpy(fill.data(), value->bytes(), fill.size());
     }
     Shape shape(static_cast<size_t>(rank));
-    std::vector<std::vector<int64_t>> sources(static_cast<size_t>(rank));
+    std::vector<std::vector<int64_t>>& sources = *sourcesOut;
+    sources.assign(static_cast<size_t>(rank), {});
     for (int64_t d = 0; d < rank; ++d) {
-      const int64_t n = x.shape[size_t(d)];
+      const int64_t n = inShape[size_t(d)];
       shape[size_t(d)] = n + before[size_t(d)] + after[size_t(d)];
       if (shape[size_t(d)] < 0) fail(ErrorCode::Input, where_ + ": pads remove more than the dimension holds");
       if (n == 0 && mode_ != "constant" && shape[size_t(d)] > 0) fail(ErrorCode::Input, where_ + ": cannot " + mode_ + "-pad an empty dimension");
@@ -82,9 +98,37 @@ class PadOp : public Op {
         sources[size_t(d)].push_back(i);
       }
     }
+    return shape;
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    std::vector<std::vector<int64_t>> sources;
+    std::vector<uint8_t> fill;
+    const Shape shape = plan(x.dtype, x.shape, in, &sources, &fill);
     Tensor y = ctx.allocate(x.dtype, shape);
     gatherByAxisIndices(x, y, sources, fill.data());
     out[0] = std::move(y);
+  }
+
+  bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    std::vector<Tensor> host(in.size());  // pads, value, axes: small, read on the host
+    std::vector<const Tensor*> hostIn(in.size(), nullptr);
+    for (size_t i = 1; i < in.size(); ++i) {
+      if (!in[i]) continue;
+      host[i] = ctx.download(*in[i]);
+      hostIn[i] = &host[i];
+    }
+    std::vector<std::vector<int64_t>> sources;
+    std::vector<uint8_t> fill;
+    const Shape shape = plan(x.dtype, x.shape, hostIn, &sources, &fill);
+    DeviceTensor y = ctx.allocate(x.dtype, shape);
+    if (!gatherByAxisIndicesOnDevice(ctx, x, y, sources, fill.data())) return false;
+    out[0] = std::move(y);
+    return true;
   }
 
  private:
@@ -101,11 +145,11 @@ class ResizeNearestOp : public Op {
       : transform_(std::move(transform)), nearest_(std::move(nearest)), scalesInput_(scalesInput), sizesInput_(sizesInput),
         where_(std::move(where)) {}
 
-  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& x = *in[0];
-    const size_t rank = x.shape.size();
+  // The output shape and per-dimension source indices; `in` gives the scales/sizes inputs.
+  Shape plan(const Shape& inShape, const std::vector<const Tensor*>& in, std::vector<std::vector<int64_t>>* sourcesOut) const {
+    const size_t rank = inShape.size();
     std::vector<float> scales(rank, 1.0f);
-    Shape shape = x.shape;
+    Shape shape = inShape;
     const Tensor* sizes = sizesInput_ < in.size() ? in[sizesInput_] : nullptr;
     const Tensor* scaleTensor = scalesInput_ < in.size() ? in[scalesInput_] : nullptr;
     if (sizes && sizes->size() > 0) {
@@ -113,26 +157,53 @@ class ResizeNearestOp : public Op {
       if (v.size() != rank) fail(ErrorCode::Input, where_ + ": sizes must give every dimension");
       for (size_t d = 0; d < rank; ++d) {
         shape[d] = v[d];
-        scales[d] = float(v[d]) / float(x.shape[d]);
+        scales[d] = float(v[d]) / float(inShape[d]);
       }
     } else if (scaleTensor && scaleTensor->size() > 0) {
       if (scaleTensor->dtype != DType::Float32 || size_t(scaleTensor->size()) != rank) fail(ErrorCode::Input, where_ + ": scales must be float32, one per dimension");
       for (size_t d = 0; d < rank; ++d) {
         scales[d] = scaleTensor->floatAt(int64_t(d));
         if (!(scales[d] > 0.0f)) fail(ErrorCode::Input, where_ + ": scales must be positive");
-        shape[d] = int64_t(std::floor(float(x.shape[d]) * scales[d]));
+        shape[d] = int64_t(std::floor(float(inShape[d]) * scales[d]));
       }
     } else {
       fail(ErrorCode::Input, where_ + ": needs scales or sizes");
     }
-    std::vector<std::vector<int64_t>> sources(rank);
+    std::vector<std::vector<int64_t>>& sources = *sourcesOut;
+    sources.assign(rank, {});
     for (size_t d = 0; d < rank; ++d) {
-      const int64_t n = x.shape[d];
+      const int64_t n = inShape[d];
       for (int64_t o = 0; o < shape[d]; ++o) sources[d].push_back(sourceIndex(o, n, shape[d], scales[d]));
     }
+    return shape;
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    std::vector<std::vector<int64_t>> sources;
+    const Shape shape = plan(x.shape, in, &sources);
     Tensor y = ctx.allocate(x.dtype, shape);
     gatherByAxisIndices(x, y, sources, nullptr);
     out[0] = std::move(y);
+  }
+
+  bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    std::vector<Tensor> host(in.size());  // roi, scales, sizes: small, read on the host
+    std::vector<const Tensor*> hostIn(in.size(), nullptr);
+    for (size_t i = 1; i < in.size(); ++i) {
+      if (!in[i]) continue;
+      host[i] = ctx.download(*in[i]);
+      hostIn[i] = &host[i];
+    }
+    std::vector<std::vector<int64_t>> sources;
+    const Shape shape = plan(x.shape, hostIn, &sources);
+    DeviceTensor y = ctx.allocate(x.dtype, shape);
+    if (!gatherByAxisIndicesOnDevice(ctx, x, y, sources, nullptr)) return false;
+    out[0] = std::move(y);
+    return true;
   }
 
  private:

@@ -113,7 +113,7 @@ class QuantizedMeanOp : public Op {
     out[0] = std::move(y);
   }
 
- bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return true; }
 
   // On the device when the reduced dims form one contiguous block (global pooling, a mean over
   // the last axes): an [outer, count, inner] view. Other layouts run on the host.
@@ -224,7 +224,7 @@ class MaxPoolOp : public Op {
     out[0] = std::move(y);
   }
 
- bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return true; }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
@@ -277,24 +277,35 @@ class QLinearAveragePoolOp : public Op {
       padBegin_[slot] = pads.empty() ? 0 : pads[size_t(i)];
       padEnd_[slot] = pads.empty() ? 0 : pads[size_t(i + rank)];
     }
+    // The requantisation multiplier for every divisor a window can have (device kernels index it).
+    const double ratio = double(x_.scales[0]) / double(y_.scales[0]);
+    byDivisor_.resize(size_t(kernel_[0] * kernel_[1] + 1));
+    for (size_t d = 1; d < byDivisor_.size(); ++d) allDivisorsValid_ = allDivisorsValid_ && deriveMultiplier(ratio / double(d), &byDivisor_[d]);
   }
 
-  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& x = *in[0];
-    if (x.dtype != x_.dtype || int64_t(x.shape.size()) != 2 + rank_) {
-      fail(ErrorCode::Input, where_ + ": input " + std::string(dtypeName(x.dtype)) + shapeToString(x.shape) + " does not fit");
+  // Checks the input; the output shape and the window geometry.
+  Shape plan(DType dtype, const Shape& shape, int64_t* inDims, int64_t* outDims, int64_t* padBegin, int64_t* padEnd) const {
+    if (dtype != x_.dtype || int64_t(shape.size()) != 2 + rank_) {
+      fail(ErrorCode::Input, where_ + ": input " + std::string(dtypeName(dtype)) + shapeToString(shape) + " does not fit");
     }
-    const int64_t inDims[2] = {rank_ == 2 ? x.shape[2] : 1, x.shape.back()};
-    int64_t outDims[2], padBegin[2], padEnd[2];
+    inDims[0] = rank_ == 2 ? shape[2] : 1;
+    inDims[1] = shape.back();
     for (int i = 0; i < 2; ++i) {
       const WindowDim d = windowDim(inDims[i], kernel_[i], stride_[i], 1, padBegin_[i], padEnd_[i], autoPad_, ceil_, where_);
       outDims[i] = d.out;
       padBegin[i] = d.padBegin;
       padEnd[i] = d.padEnd;
     }
-    Shape outShape = {x.shape[0], x.shape[1]};
+    Shape outShape = {shape[0], shape[1]};
     if (rank_ == 2) outShape.push_back(outDims[0]);
     outShape.push_back(outDims[1]);
+    return outShape;
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    int64_t inDims[2], outDims[2], padBegin[2], padEnd[2];
+    const Shape outShape = plan(x.dtype, x.shape, inDims, outDims, padBegin, padEnd);
     Tensor y = ctx.allocate(y_.dtype, outShape);
     const bool isSigned = x.dtype == DType::Int8;
     const int32_t zx = x_.zeroPoints[0];
@@ -329,10 +340,52 @@ class QLinearAveragePoolOp : public Op {
     out[0] = std::move(y);
   }
 
+  bool hasDeviceKernel() const override { return true; }
+
+  // On the device unless some window could be empty or have an unrepresentable multiplier: the
+  // host path then raises the error at the element the CPU would.
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    AveragePoolDeviceArgs a;
+    int64_t inDims[2], outDims[2];
+    const Shape outShape = plan(x.dtype, x.shape, inDims, outDims, a.padBegin, a.padEnd);
+    if (!allDivisorsValid_) return false;
+    for (int i = 0; i < 2; ++i) {
+      for (int64_t o = 0; o < outDims[i]; ++o) {
+        const int64_t begin = o * stride_[i] - a.padBegin[i];
+        const int64_t end = std::min(begin + kernel_[i], inDims[i] + a.padEnd[i]);
+        if (std::min(end, inDims[i]) - std::max<int64_t>(0, begin) < 1) return false;
+      }
+    }
+    DeviceTensor y = ctx.allocate(y_.dtype, outShape);
+    a.hostMultipliers = byDivisor_.data();
+    a.planes = x.shape[0] * x.shape[1];
+    a.inH = inDims[0];
+    a.inW = inDims[1];
+    a.outH = outDims[0];
+    a.outW = outDims[1];
+    for (int i = 0; i < 2; ++i) {
+      a.kernel[i] = kernel_[i];
+      a.stride[i] = stride_[i];
+    }
+    a.includePad = includePad_;
+    a.inputSigned = x.dtype == DType::Int8;
+    a.inputZeroPoint = x_.zeroPoints[0];
+    a.outputZeroPoint = y_.zeroPoints[0];
+    a.range = y_.range();
+    a.input = x.data();
+    a.output = y.data();
+    ctx.averagePool(a);
+    out[0] = std::move(y);
+    return true;
+  }
+
  private:
   QuantParams x_, y_;
   int64_t rank_;
   int64_t kernel_[2] = {1, 1}, stride_[2] = {1, 1}, padBegin_[2] = {0, 0}, padEnd_[2] = {0, 0};
+  std::vector<Multiplier> byDivisor_;
+  bool allDivisorsValid_ = true;
   bool ceil_, includePad_;
   std::string autoPad_;
   std::string where_;

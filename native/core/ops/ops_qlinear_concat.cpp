@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "../lut_tables.h"
+#include "device_gather.h"
 #include "ops_common.h"
 
 namespace bx {
@@ -34,6 +35,43 @@ class QLinearConcatOp : public Op {
       at += row;
     }
     out[0] = std::move(y);
+  }
+
+  bool hasDeviceKernel() const override { return true; }
+
+  // Parts with their own quantisation go through their table into a temporary, then every part
+  // is copied into its block.
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    std::vector<const DeviceTensor*> parts;
+    std::vector<Tensor> shapes;
+    for (size_t i = 2; i < in.size(); i += 3) {
+      parts.push_back(in[i]);
+      Tensor s;
+      s.dtype = in[i]->dtype;
+      s.shape = in[i]->shape;
+      shapes.push_back(std::move(s));
+    }
+    if (parts[0]->dtype != type_) fail(ErrorCode::Input, where_ + ": inputs must be " + dtypeName(type_));
+    std::vector<const Tensor*> shapeList;
+    for (const Tensor& s : shapes) shapeList.push_back(&s);
+    const ConcatLayout l = planConcat(shapeList, axis_, where_);
+    std::vector<DeviceTensor> requantised(parts.size());
+    for (size_t p = 0; p < parts.size(); ++p) {
+      if (!tables_[p].buffer) continue;
+      requantised[p] = ctx.allocate(type_, parts[p]->shape);
+      LutDeviceArgs a;
+      a.hostTable = tables_[p].bytes();
+      a.count = parts[p]->size();
+      a.offset = type_ == DType::Int8 ? 0x80 : 0;
+      a.input = parts[p]->data();
+      a.output = requantised[p].data();
+      ctx.lut(a);
+      parts[p] = &requantised[p];
+    }
+    DeviceTensor y = ctx.allocate(type_, l.shape);
+    if (!deviceConcat(ctx, parts, l, y)) return false;
+    out[0] = std::move(y);
+    return true;
   }
 
  private:

@@ -118,7 +118,7 @@ class QLinearAddOp : public Op {
     });
   }
 
- bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return true; }
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     BinaryDeviceArgs args;
     args.pair = m_;

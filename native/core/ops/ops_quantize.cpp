@@ -58,7 +58,7 @@ class QuantizeLinearOp : public Op {
     out[0] = std::move(y);
   }
 
- bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return true; }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
@@ -139,7 +139,7 @@ class DequantizeLinearOp : public Op {
     out[0] = std::move(y);
   }
 
- bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return true; }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];

@@ -3,6 +3,7 @@
 // quantised exactly (quantizeRatio).
 #include <algorithm>
 
+#include "../device.h"
 #include "../qparams.h"
 #include "ops_common.h"
 
@@ -18,17 +19,8 @@ class QuantizedSoftmaxOp : public Op {
 
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const Tensor& x = *in[0];
-    if (x.dtype != x_.dtype) fail(ErrorCode::Input, where_ + ": input is " + dtypeName(x.dtype) + ", expected " + dtypeName(x_.dtype));
-    const int64_t rank = int64_t(x.shape.size());
-    const int64_t axis = normalizeAxis(axis_, rank, "Softmax");
-    // Opset < 13 normalises over all dims from axis on; opset 13 over axis alone.
-    int64_t outer = 1, length = 1, inner = 1;
-    for (int64_t d = 0; d < rank; ++d) {
-      if (d < axis) outer *= x.shape[size_t(d)];
-      else if (d == axis || coerce2d_) length *= x.shape[size_t(d)];
-      else inner *= x.shape[size_t(d)];
-    }
-    if (length > (int64_t(1) << 22)) fail(ErrorCode::OverflowBound, where_ + ": softmax over more than 2^22 elements");
+    int64_t outer, length, inner;
+    rows(x.dtype, x.shape, &outer, &length, &inner);
     Tensor y = ctx.allocate(y_.dtype, x.shape);
     const bool isSigned = x.dtype == DType::Int8;
     const QRange range = y_.range();
@@ -51,7 +43,41 @@ class QuantizedSoftmaxOp : public Op {
     out[0] = std::move(y);
   }
 
+  bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    SoftmaxDeviceArgs a;
+    rows(x.dtype, x.shape, &a.outer, &a.length, &a.inner);
+    DeviceTensor y = ctx.allocate(y_.dtype, x.shape);
+    a.hostExps = exps_;
+    a.inputSigned = x.dtype == DType::Int8;
+    a.outputScale = splitScale(y_.scales[0]);
+    a.outputZeroPoint = y_.zeroPoints[0];
+    a.range = y_.range();
+    a.input = x.data();
+    a.output = y.data();
+    ctx.softmax(a);
+    out[0] = std::move(y);
+    return true;
+  }
+
  private:
+  // Checks the input; the rows softmax normalises: `outer * inner` of `length` elements.
+  void rows(DType dtype, const Shape& shape, int64_t* outer, int64_t* length, int64_t* inner) const {
+    if (dtype != x_.dtype) fail(ErrorCode::Input, where_ + ": input is " + dtypeName(dtype) + ", expected " + dtypeName(x_.dtype));
+    const int64_t rank = int64_t(shape.size());
+    const int64_t axis = normalizeAxis(axis_, rank, "Softmax");
+    // Opset < 13 normalises over all dims from axis on; opset 13 over axis alone.
+    *outer = 1, *length = 1, *inner = 1;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d < axis) *outer *= shape[size_t(d)];
+      else if (d == axis || coerce2d_) *length *= shape[size_t(d)];
+      else *inner *= shape[size_t(d)];
+    }
+    if (*length > (int64_t(1) << 22)) fail(ErrorCode::OverflowBound, where_ + ": softmax over more than 2^22 elements");
+  }
+
   QuantParams x_, y_;
   int64_t axis_;
   bool coerce2d_;

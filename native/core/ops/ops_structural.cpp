@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "device_gather.h"
 #include "ops_common.h"
 
 namespace bx {
@@ -157,6 +158,25 @@ class ConcatOp : public Op {
     out[0] = std::move(y);
   }
 
+  bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    std::vector<Tensor> shapes;  // dtype and shape only: planConcat reads nothing else
+    for (const DeviceTensor* t : in) {
+      Tensor s;
+      s.dtype = t->dtype;
+      s.shape = t->shape;
+      shapes.push_back(std::move(s));
+    }
+    std::vector<const Tensor*> parts;
+    for (const Tensor& s : shapes) parts.push_back(&s);
+    const ConcatLayout l = planConcat(parts, axis_, where_);
+    DeviceTensor y = ctx.allocate(in[0]->dtype, l.shape);
+    if (!deviceConcat(ctx, in, l, y)) return false;
+    out[0] = std::move(y);
+    return true;
+  }
+
  private:
   int64_t axis_;
   std::string where_;
@@ -165,33 +185,64 @@ class ConcatOp : public Op {
 class GatherOp : public Op {
  public:
   GatherOp(int64_t axis, std::string where) : axis_(axis), where_(std::move(where)) {}
+
+  // Output shape, the [outer, count, inner] geometry and the indices made non-negative.
+  struct Plan {
+    Shape shape;
+    int64_t outer = 1, inner = 1, extent = 0;
+    std::vector<int64_t> indices;
+  };
+
+  Plan plan(const Shape& dataShape, const Tensor& indexTensor) const {
+    Plan p;
+    p.indices = readInts(indexTensor, where_, "indices");
+    const int64_t rank = int64_t(dataShape.size());
+    const int64_t axis = normalizeAxis(axis_, rank, "Gather");
+    p.extent = dataShape[size_t(axis)];
+    p.shape.assign(dataShape.begin(), dataShape.begin() + axis);
+    p.shape.insert(p.shape.end(), indexTensor.shape.begin(), indexTensor.shape.end());
+    p.shape.insert(p.shape.end(), dataShape.begin() + axis + 1, dataShape.end());
+    for (int64_t d = 0; d < axis; ++d) p.outer *= dataShape[size_t(d)];
+    for (int64_t d = axis + 1; d < rank; ++d) p.inner *= dataShape[size_t(d)];
+    for (int64_t& idx : p.indices) {
+      const int64_t given = idx;
+      if (idx < 0) idx += p.extent;
+      if (idx < 0 || idx >= p.extent) {
+        fail(ErrorCode::Input, where_ + ": index " + std::to_string(given) + " is out of range for a dimension of " + std::to_string(p.extent));
+      }
+    }
+    return p;
+  }
+
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const Tensor& data = *in[0];
-    const std::vector<int64_t> indices = readInts(*in[1], where_, "indices");
-    const int64_t rank = int64_t(data.shape.size());
-    const int64_t axis = normalizeAxis(axis_, rank, "Gather");
-    const int64_t extent = data.shape[size_t(axis)];
-    Shape shape(data.shape.begin(), data.shape.begin() + axis);
-    shape.insert(shape.end(), in[1]->shape.begin(), in[1]->shape.end());
-    shape.insert(shape.end(), data.shape.begin() + axis + 1, data.shape.end());
-    Tensor y = ctx.allocate(data.dtype, shape);
+    const Plan p = plan(data.shape, *in[1]);
+    Tensor y = ctx.allocate(data.dtype, p.shape);
     const size_t element = dtypeSize(data.dtype);
-    int64_t outer = 1, inner = 1;
-    for (int64_t d = 0; d < axis; ++d) outer *= data.shape[size_t(d)];
-    for (int64_t d = axis + 1; d < rank; ++d) inner *= data.shape[size_t(d)];
-    const int64_t count = int64_t(indices.size());
-    for (int64_t o = 0; o < outer; ++o) {
+    const int64_t count = int64_t(p.indices.size());
+    for (int64_t o = 0; o < p.outer; ++o) {
       for (int64_t j = 0; j < count; ++j) {
-        int64_t idx = indices[size_t(j)];
-        if (idx < 0) idx += extent;
-        if (idx < 0 || idx >= extent) {
-          fail(ErrorCode::Input, where_ + ": index " + std::to_string(indices[size_t(j)]) + " is out of range for a dimension of " + std::to_string(extent));
-        }
-        std::memcpy(y.buffer->data() + size_t((o * count + j) * inner) * element,
-                    data.bytes() + size_t((o * extent + idx) * inner) * element, size_t(inner) * element);
+        std::memcpy(y.buffer->data() + size_t((o * count + j) * p.inner) * element,
+                    data.bytes() + size_t((o * p.extent + p.indices[size_t(j)]) * p.inner) * element, size_t(p.inner) * element);
       }
     }
     out[0] = std::move(y);
+  }
+
+  bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& data = *in[0];
+    const Plan p = plan(data.shape, ctx.download(*in[1]));
+    DeviceTensor y = ctx.allocate(data.dtype, p.shape);
+    const int64_t count = int64_t(p.indices.size());
+    std::vector<std::vector<int64_t>> offsets(3);
+    for (int64_t o = 0; o < p.outer; ++o) offsets[0].push_back(o * p.extent * p.inner);
+    for (int64_t j = 0; j < count; ++j) offsets[1].push_back(p.indices[size_t(j)] * p.inner);
+    for (int64_t k = 0; k < p.inner; ++k) offsets[2].push_back(k);
+    if (!deviceAxisGather(ctx, data, y.data(), {p.outer, count, p.inner}, offsets)) return false;
+    out[0] = std::move(y);
+    return true;
   }
 
  private:
@@ -202,9 +253,9 @@ class GatherOp : public Op {
 class TransposeOp : public Op {
  public:
   TransposeOp(std::vector<int64_t> perm, std::string where) : perm_(std::move(perm)), where_(std::move(where)) {}
-  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& x = *in[0];
-    const size_t rank = x.shape.size();
+  // The output shape and, per output dim, the input stride it walks.
+  Shape plan(const Shape& inShape, std::vector<int64_t>* stride) const {
+    const size_t rank = inShape.size();
     std::vector<int64_t> perm = perm_;
     if (perm.empty()) for (size_t d = 0; d < rank; ++d) perm.push_back(int64_t(rank - 1 - d));
     if (perm.size() != rank) fail(ErrorCode::Input, where_ + ": perm length does not match the input rank");
@@ -214,13 +265,20 @@ class TransposeOp : public Op {
       seen[size_t(p)] = true;
     }
     Shape shape(rank);
-    std::vector<int64_t> inStride(rank, 1);
-    for (size_t d = rank; d-- > 1;) inStride[d - 1] = inStride[d] * x.shape[d];
-    std::vector<int64_t> stride(rank);
+    const std::vector<int64_t> inStride = contiguousStrides(inShape);
+    stride->assign(rank, 0);
     for (size_t d = 0; d < rank; ++d) {
-      shape[d] = x.shape[size_t(perm[d])];
-      stride[d] = inStride[size_t(perm[d])];
+      shape[d] = inShape[size_t(perm[d])];
+      (*stride)[d] = inStride[size_t(perm[d])];
     }
+    return shape;
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    const size_t rank = x.shape.size();
+    std::vector<int64_t> stride;
+    const Shape shape = plan(x.shape, &stride);
     Tensor y = ctx.allocate(x.dtype, shape);
     const size_t element = dtypeSize(x.dtype);
     std::vector<int64_t> coord(rank, 0);
@@ -237,6 +295,22 @@ class TransposeOp : public Op {
     out[0] = std::move(y);
   }
 
+  bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    std::vector<int64_t> stride;
+    const Shape shape = plan(x.shape, &stride);
+    DeviceTensor y = ctx.allocate(x.dtype, shape);
+    std::vector<std::vector<int64_t>> offsets(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) {
+      for (int64_t c = 0; c < shape[d]; ++c) offsets[d].push_back(c * stride[d]);
+    }
+    if (!deviceAxisGather(ctx, x, y.data(), shape, offsets)) return false;
+    out[0] = std::move(y);
+    return true;
+  }
+
  private:
   std::vector<int64_t> perm_;
   std::string where_;
@@ -247,26 +321,28 @@ class SliceOp : public Op {
   // Opset < 10 passes starts/ends/axes as attributes; later opsets as inputs 1-4.
   SliceOp(std::vector<int64_t> starts, std::vector<int64_t> ends, std::vector<int64_t> axes, bool fromInputs, std::string where)
       : starts_(std::move(starts)), ends_(std::move(ends)), axes_(std::move(axes)), fromInputs_(fromInputs), where_(std::move(where)) {}
-  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& x = *in[0];
+
+  // The output shape and, per dim, the first input index and the step. `aux` holds inputs 1-4.
+  Shape plan(const Shape& inShape, const std::vector<const Tensor*>& aux, std::vector<int64_t>* begin, std::vector<int64_t>* step) const {
     std::vector<int64_t> starts = starts_, ends = ends_, axes = axes_, steps;
     if (fromInputs_) {
-      starts = readInts(*in[1], where_, "starts");
-      ends = readInts(*in[2], where_, "ends");
-      if (in.size() > 3 && in[3]) axes = readInts(*in[3], where_, "axes");
-      if (in.size() > 4 && in[4]) steps = readInts(*in[4], where_, "steps");
+      starts = readInts(*aux[0], where_, "starts");
+      ends = readInts(*aux[1], where_, "ends");
+      if (aux.size() > 2 && aux[2]) axes = readInts(*aux[2], where_, "axes");
+      if (aux.size() > 3 && aux[3]) steps = readInts(*aux[3], where_, "steps");
     }
-    const int64_t rank = int64_t(x.shape.size());
+    const int64_t rank = int64_t(inShape.size());
     if (axes.empty()) for (size_t i = 0; i < starts.size(); ++i) axes.push_back(int64_t(i));
     if (steps.empty()) steps.assign(starts.size(), 1);
     if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size()) {
       fail(ErrorCode::Input, where_ + ": starts, ends, axes and steps differ in length");
     }
-    std::vector<int64_t> begin(size_t(rank), 0), step(size_t(rank), 1);
-    Shape shape = x.shape;
+    begin->assign(size_t(rank), 0);
+    step->assign(size_t(rank), 1);
+    Shape shape = inShape;
     for (size_t i = 0; i < starts.size(); ++i) {
       const int64_t a = normalizeAxis(axes[i], rank, "Slice");
-      const int64_t dim = x.shape[size_t(a)];
+      const int64_t dim = inShape[size_t(a)];
       const int64_t s = steps[i];
       if (s == 0 || s == INT64_MIN) fail(ErrorCode::Input, where_ + ": invalid step " + std::to_string(s));
       // ONNX: negative indices count from the end, then clamp to [0, dim] (step > 0) or
@@ -281,14 +357,21 @@ class SliceOp : public Op {
         e = std::max<int64_t>(-1, std::min(dim - 1, e));
       }
       const int64_t length = s > 0 ? std::max<int64_t>(0, (e - b + s - 1) / s) : std::max<int64_t>(0, (b - e + (-s) - 1) / (-s));
-      begin[size_t(a)] = b;
-      step[size_t(a)] = s;
+      (*begin)[size_t(a)] = b;
+      (*step)[size_t(a)] = s;
       shape[size_t(a)] = length;
     }
+    return shape;
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    std::vector<int64_t> begin, step;
+    const Shape shape = plan(x.shape, std::vector<const Tensor*>(in.begin() + 1, in.end()), &begin, &step);
+    const int64_t rank = int64_t(x.shape.size());
     Tensor y = ctx.allocate(x.dtype, shape);
     const size_t element = dtypeSize(x.dtype);
-    std::vector<int64_t> inStride(size_t(rank), 1);
-    for (int64_t d = rank - 1; d > 0; --d) inStride[size_t(d - 1)] = inStride[size_t(d)] * x.shape[size_t(d)];
+    const std::vector<int64_t> inStride = contiguousStrides(x.shape);
     std::vector<int64_t> coord(size_t(rank), 0);
     for (int64_t i = 0, n = y.size(); i < n; ++i) {
       int64_t src = 0;
@@ -300,6 +383,27 @@ class SliceOp : public Op {
       }
     }
     out[0] = std::move(y);
+  }
+
+  bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    std::vector<Tensor> hostAux;  // the small index inputs, on the host
+    for (size_t i = 1; i < in.size(); ++i) hostAux.push_back(in[i] ? ctx.download(*in[i]) : Tensor());
+    std::vector<const Tensor*> aux;
+    for (size_t i = 1; i < in.size(); ++i) aux.push_back(in[i] ? &hostAux[i - 1] : nullptr);
+    std::vector<int64_t> begin, step;
+    const Shape shape = plan(x.shape, aux, &begin, &step);
+    DeviceTensor y = ctx.allocate(x.dtype, shape);
+    const std::vector<int64_t> inStride = contiguousStrides(x.shape);
+    std::vector<std::vector<int64_t>> offsets(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) {
+      for (int64_t c = 0; c < shape[d]; ++c) offsets[d].push_back((begin[d] + c * step[d]) * inStride[d]);
+    }
+    if (!deviceAxisGather(ctx, x, y.data(), shape, offsets)) return false;
+    out[0] = std::move(y);
+    return true;
   }
 
  private:

@@ -1,0 +1,103 @@
+// Kernels of the ops that move elements (Transpose, Slice, Concat, Gather, Pad, Resize: one
+// table-driven gather) and of the two window/row reductions with their own integer rules
+// (QLinearSoftmax, QLinearAveragePool).
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace bx::cuda {
+namespace {
+
+constexpr int kBlock = 256;
+
+dim3 gridFor(int64_t count) {
+  const int64_t blocks = (count + kBlock - 1) / kBlock;
+  return dim3(unsigned(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16));
+}
+
+template <typename T>
+__global__ void axisGatherKernel(AxisGatherDeviceArgs a) {
+  const T* x = reinterpret_cast<const T*>(a.input);
+  T* y = reinterpret_cast<T*>(a.output);
+  T fill;
+  memcpy(&fill, a.fill, sizeof(T));
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < a.count; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rest = i, src = 0, dst = 0;
+    bool inside = true;
+    for (int d = a.rank - 1; d >= 0; --d) {
+      const int64_t c = rest % a.dims[d];
+      rest /= a.dims[d];
+      const int64_t offset = a.table[a.tableStart[d] + c];
+      inside = inside && offset >= 0;
+      src += offset;
+      dst += c * a.outStrides[d];
+    }
+    y[dst] = inside ? x[src] : fill;
+  }
+}
+
+// One thread per row: the row maximum, the Q40 sum of exps, then each quantised ratio.
+__global__ void softmaxKernel(SoftmaxDeviceArgs a, const uint64_t* exps) {
+  for (int64_t row = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; row < a.outer * a.inner; row += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t base = (row / a.inner) * a.length * a.inner + row % a.inner;
+    const auto at = [&](int64_t i) {
+      const uint8_t b = a.input[base + i * a.inner];
+      return a.inputSigned ? int32_t(int8_t(b)) : int32_t(b);
+    };
+    int32_t maxValue = -1000;
+    for (int64_t i = 0; i < a.length; ++i) maxValue = max(maxValue, at(i));
+    uint64_t sum = 0;
+    for (int64_t i = 0; i < a.length; ++i) sum += exps[maxValue - at(i)];
+    for (int64_t i = 0; i < a.length; ++i) {
+      const int32_t v = quantizeRatioParts(exps[maxValue - at(i)], sum, a.outputScale, a.outputZeroPoint, a.range);
+      a.output[base + i * a.inner] = uint8_t(v);
+    }
+  }
+}
+
+__global__ void averagePoolKernel(AveragePoolDeviceArgs a, const Multiplier* multipliers) {
+  const int64_t outPlane = a.outH * a.outW;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < a.planes * outPlane; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t plane = i / outPlane, p = i - plane * outPlane;
+    const int64_t oy = p / a.outW, ox = p - oy * a.outW;
+    const uint8_t* src = a.input + plane * a.inH * a.inW;
+    const int64_t y0 = oy * a.stride[0] - a.padBegin[0];
+    const int64_t y1 = min(y0 + a.kernel[0], a.inH + a.padEnd[0]);
+    const int64_t x0 = ox * a.stride[1] - a.padBegin[1];
+    const int64_t x1 = min(x0 + a.kernel[1], a.inW + a.padEnd[1]);
+    int32_t acc = 0;
+    int64_t inside = 0;
+    for (int64_t iy = max(int64_t(0), y0); iy < min(y1, a.inH); ++iy) {
+      for (int64_t ix = max(int64_t(0), x0); ix < min(x1, a.inW); ++ix) {
+        const uint8_t b = src[iy * a.inW + ix];
+        acc += (a.inputSigned ? int32_t(int8_t(b)) : int32_t(b)) - a.inputZeroPoint;
+        ++inside;
+      }
+    }
+    const int64_t divisor = a.includePad ? (y1 - y0) * (x1 - x0) : inside;
+    // The host checked every reachable divisor (1 .. kernel area) is representable.
+    a.output[i] = uint8_t(requantize(acc, multipliers[divisor], a.outputZeroPoint, a.range.lo, a.range.hi));
+  }
+}
+
+}  // namespace
+
+void launchAxisGather(const AxisGatherDeviceArgs& a, cudaStream_t stream) {
+  const dim3 grid = gridFor(a.count);
+  switch (a.elementSize) {
+    case 1: axisGatherKernel<uint8_t><<<grid, kBlock, 0, stream>>>(a); break;
+    case 2: axisGatherKernel<uint16_t><<<grid, kBlock, 0, stream>>>(a); break;
+    case 4: axisGatherKernel<uint32_t><<<grid, kBlock, 0, stream>>>(a); break;
+    default: axisGatherKernel<uint64_t><<<grid, kBlock, 0, stream>>>(a); break;
+  }
+}
+
+void launchSoftmax(const SoftmaxDeviceArgs& a, const uint64_t* exps, cudaStream_t stream) {
+  softmaxKernel<<<gridFor(a.outer * a.inner), kBlock, 0, stream>>>(a, exps);
+}
+
+void launchAveragePool(const AveragePoolDeviceArgs& a, const Multiplier* multipliers, cudaStream_t stream) {
+  averagePoolKernel<<<gridFor(a.planes * a.outH * a.outW), kBlock, 0, stream>>>(a, multipliers);
+}
+
+}  // namespace bx::cuda
