@@ -14,8 +14,20 @@ cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$
   || { tail -40 "$out/configure.log"; exit 1; }
 status=0
 if cmake --build build-gpu -j "$(nproc)" --target bitexact_cuda_test bitexact_golden_test >"$out/build.log" 2>&1; then
-  timeout 300 build-gpu/bitexact_cuda_test test/native/cuda_cases "$models" models 2>&1 | tee "$out/cuda_test.txt"
+  # The GEMM kernel this GPU uses by default, then every other path it has, on the same cases.
+  echo "default GEMM path:" | tee "$out/cuda_test.txt"
+  timeout 300 build-gpu/bitexact_cuda_test test/native/cuda_cases "$models" models 2>&1 | tee -a "$out/cuda_test.txt"
   status=${PIPESTATUS[0]}
+  for path in mma plain; do
+    echo "BITEXACT_CUDA_GEMM=$path:" | tee -a "$out/cuda_test.txt"
+    BITEXACT_CUDA_GEMM=$path timeout 300 build-gpu/bitexact_cuda_test test/native/cuda_cases "$models" models > "$out/cuda_test_$path.txt" 2>&1
+    rc=$?
+    grep -E "FAIL|checks" "$out/cuda_test_$path.txt" | tail -5 | tee -a "$out/cuda_test.txt"
+    [ $rc = 0 ] || status=1
+  done
+  if command -v cuobjdump >/dev/null; then
+    echo "tensor-core instructions in the sm_90a GEMM:" $(cuobjdump -sass build-gpu/libbitexact_cuda.a 2>/dev/null | grep -o "IGMMA[.A-Z0-9]*\|IMMA[.A-Z0-9]*" | sort | uniq -c)
+  fi
   timeout 120 build-gpu/bitexact_golden_test "$models" models 2>&1 | tail -2 | tee "$out/golden_cpu.txt"
 else
   grep -E "error" -A3 "$out/build.log" | head -60

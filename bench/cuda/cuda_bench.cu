@@ -114,7 +114,7 @@ double cublasLtGemm(int64_t m, int64_t n, int64_t k, const int8_t* a, const int8
   return best;
 }
 
-void gemmBench(int64_t size, bool tensorCores, int reps) {
+void gemmBench(int64_t size, const std::vector<bx::cuda::GemmPath>& paths, int reps) {
   const int64_t m = size, n = size, k = size;
   std::mt19937_64 rng(size);
   std::vector<int8_t> weights(size_t(m * k)), activations(size_t(n * k));
@@ -161,25 +161,29 @@ void gemmBench(int64_t size, bool tensorCores, int reps) {
   args.colStride = m;
   bx::cuda::LinearConstants w;
   w.weights = dW;
-  w.rowsPadded = m;
+  w.rowsPadded = m;  // sizes here are multiples of every tile
   w.depthPadded = k;
   w.zeroPoints = dZero;
   w.rowConstants = dRow;
   const double opsPerGemm = 2.0 * double(m) * double(n) * double(k);
-  const double packMs = medianMs(stream, reps, [&] { bx::cuda::launchPackActivations(args, k, n, dPacked, dColSums, stream); });
-  const double gemmMs = medianMs(stream, reps, [&] { bx::cuda::launchGemm(args, w, dPacked, dColSums, n, tensorCores, stream); });
   const double theirsMs = cublasLtGemm(m, n, k, dW, dA, dTheirs, stream, reps);
-  std::vector<int32_t> ours(size_t(m * n)), theirs(size_t(m * n));
-  CHECK_CUDA(cudaMemcpy(ours.data(), dOurs, ours.size() * 4, cudaMemcpyDeviceToHost));
-  CHECK_CUDA(cudaMemcpy(theirs.data(), dTheirs, theirs.size() * 4, cudaMemcpyDeviceToHost));
-  size_t differ = 0;
-  for (size_t i = 0; i < ours.size(); ++i) differ += ours[i] != theirs[i];
-  const double tops = opsPerGemm / (gemmMs * 1e-3) / 1e12;
-  const double topsWithPack = opsPerGemm / ((gemmMs + packMs) * 1e-3) / 1e12;
   const double theirTops = theirsMs > 0 ? opsPerGemm / (theirsMs * 1e-3) / 1e12 : 0;
-  std::printf("| %lld^3 | %.1f | %.1f | %.1f | %.2f | %s |\n", (long long)size, tops, topsWithPack, theirTops,
-              theirTops > 0 ? tops / theirTops : 0.0,
-              theirsMs < 0 ? "cuBLASLt refused" : (differ == 0 ? "identical int32" : (std::to_string(differ) + " differ").c_str()));
+  std::vector<int32_t> ours(size_t(m * n)), theirs(size_t(m * n));
+  CHECK_CUDA(cudaMemcpy(theirs.data(), dTheirs, theirs.size() * 4, cudaMemcpyDeviceToHost));
+  for (bx::cuda::GemmPath path : paths) {
+    CHECK_CUDA(cudaMemset(dOurs, 0xAB, size_t(m * n) * 4));  // poison: every element must be written
+    const double packMs = medianMs(stream, reps, [&] { bx::cuda::launchPackActivations(args, k, n, dPacked, dColSums, stream); });
+    const double gemmMs = medianMs(stream, reps, [&] { bx::cuda::launchGemm(args, w, dPacked, dColSums, n, path, stream); });
+    CHECK_CUDA(cudaMemcpy(ours.data(), dOurs, ours.size() * 4, cudaMemcpyDeviceToHost));
+    size_t differ = 0;
+    for (size_t i = 0; i < ours.size(); ++i) differ += ours[i] != theirs[i];
+    const double tops = opsPerGemm / (gemmMs * 1e-3) / 1e12;
+    const double topsWithPack = opsPerGemm / ((gemmMs + packMs) * 1e-3) / 1e12;
+    std::printf("| %lld^3 | %s | %.1f | %.1f | %.1f | %.2f | %s |\n", (long long)size, bx::cuda::gemmPathName(path), tops, topsWithPack,
+                theirTops, theirTops > 0 ? tops / theirTops : 0.0,
+                theirsMs < 0 ? "cuBLASLt refused" : (differ == 0 ? "identical int32" : (std::to_string(differ) + " differ").c_str()));
+    std::fflush(stdout);
+  }
   cudaFree(dW); cudaFree(dA); cudaFree(dRow); cudaFree(dZero); cudaFree(dColSums); cudaFree(dPacked); cudaFree(dOurs); cudaFree(dTheirs);
   cudaStreamDestroy(stream);
 }
@@ -272,11 +276,14 @@ int main(int argc, char** argv) {
   const bx::cuda::CudaDeviceInfo& d = status.devices[0];
   std::printf("# bitexact CUDA bench\n\ndevice: %s (sm_%d%d, %d SMs), driver %d, CUDA runtime %d, CPU threads %d\n\n", d.name.c_str(),
               d.major, d.minor, d.multiprocessors, status.driverVersion, status.runtimeVersion, int(std::thread::hardware_concurrency()));
-  std::printf("| GEMM | bitexact TOPS (GEMM) | bitexact TOPS (pack + GEMM) | cuBLASLt TOPS | bitexact / cuBLASLt | results |\n");
-  std::printf("|---|---|---|---|---|---|\n");
-  const bool tensorCores = d.major >= 8;
-  gemmBench(4096, tensorCores, quick ? 5 : 20);
-  gemmBench(8192, tensorCores, quick ? 3 : 10);
+  std::printf("| GEMM | bitexact kernel | bitexact TOPS (GEMM) | bitexact TOPS (pack + GEMM) | cuBLASLt TOPS | bitexact / cuBLASLt | results |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  std::vector<bx::cuda::GemmPath> paths;
+  if (d.major >= 8) paths.push_back(bx::cuda::GemmPath::Mma);
+  if (d.major == 9 && d.minor == 0) paths.push_back(bx::cuda::GemmPath::Wgmma);
+  if (paths.empty()) paths.push_back(bx::cuda::GemmPath::Plain);
+  gemmBench(4096, paths, quick ? 5 : 20);
+  gemmBench(8192, paths, quick ? 3 : 10);
   std::fflush(stdout);
   auto device = bx::cuda::openDevice(d.index);
   modelBench(sharedRoot, bundledRoot, *device, quick);

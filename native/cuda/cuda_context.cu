@@ -136,7 +136,7 @@ class CudaRunContext : public DeviceContext {
 
 class CudaBackend : public DeviceBackend, public std::enable_shared_from_this<CudaBackend> {
  public:
-  explicit CudaBackend(const CudaDeviceInfo& info) : info_(info) {
+  explicit CudaBackend(const CudaDeviceInfo& info) : info_(info), gemmPath_(chooseGemmPath(info.major, info.minor)) {
     check(cudaSetDevice(info.index), "cudaSetDevice");
     // Keep freed stream-ordered memory in the pool: runs allocate the same sizes again and again.
     cudaMemPool_t pool;
@@ -148,7 +148,7 @@ class CudaBackend : public DeviceBackend, public std::enable_shared_from_this<Cu
 
   std::string name() const override { return "cuda:" + std::to_string(info_.index) + " (" + info_.name + ")"; }
   int index() const override { return info_.index; }
-  bool tensorCores() const { return info_.major >= 8; }
+  GemmPath gemmPath() const { return gemmPath_; }
   std::unique_ptr<DeviceConstants> newConstants() override { return std::make_unique<CudaConstants>(info_.index); }
   std::unique_ptr<DeviceContext> beginRun(DeviceConstants& constants, int64_t cap, bool allowNonFinite) override {
     return std::make_unique<CudaRunContext>(*this, static_cast<CudaConstants&>(constants), cap, allowNonFinite);
@@ -178,6 +178,7 @@ class CudaBackend : public DeviceBackend, public std::enable_shared_from_this<Cu
 
  private:
   CudaDeviceInfo info_;
+  GemmPath gemmPath_;
   std::mutex pinnedMutex_;
   std::multimap<size_t, void*> pinned_;
 };
@@ -292,7 +293,7 @@ void CudaRunContext::linear(const LinearDeviceArgs& a) {
   DeviceTensor colSums = allocate(DType::Int32, {colsPadded});
   launchPackActivations(a, w.depthPadded, colsPadded, packed.data(), reinterpret_cast<int32_t*>(colSums.data()), stream_->stream);
   launched("activation packing kernel");
-  launchGemm(a, w, packed.data(), reinterpret_cast<const int32_t*>(colSums.data()), colsPadded, backend_.tensorCores(),
+  launchGemm(a, w, packed.data(), reinterpret_cast<const int32_t*>(colSums.data()), colsPadded, backend_.gemmPath(),
              stream_->stream);
   launched("GEMM kernel");
 }

@@ -11,7 +11,7 @@ namespace bx::cuda {
 
 // The GEMM's tile: weights rows x activation columns x depth per thread block.
 constexpr int64_t kTileRows = 128;
-constexpr int64_t kTileCols = 128;
+constexpr int64_t kTileCols = 256;  // columns are padded for the widest kernel (sm_90a)
 constexpr int64_t kTileDepth = 64;
 
 inline int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -29,10 +29,20 @@ struct LinearConstants {
 // the real depth and columns) and the column sums Sa over the real depth.
 void launchPackActivations(const LinearDeviceArgs& a, int64_t depthPadded, int64_t colsPadded, uint8_t* packed,
                            int32_t* colSums, cudaStream_t stream);
-// out = epilogue(W x packed): on integer tensor cores (mma.sync, sm_80+) when tensorCores, else a
-// plain kernel (sm_75).
+// Which GEMM kernel runs: all give the same bytes (integer sums are exact in any order).
+enum class GemmPath {
+  Plain,  // one thread per output (sm_75)
+  Mma,    // mma.sync m16n8k32 tensor cores (sm_80 and newer)
+  Wgmma,  // warpgroup MMA (compute capability 9.0, sm_90a code)
+};
+const char* gemmPathName(GemmPath path);
+// The fastest path for a device, unless BITEXACT_CUDA_GEMM=plain|mma|wgmma names one (tests and
+// the bench compare them).
+GemmPath chooseGemmPath(int major, int minor);
+
+// out = epilogue(W x packed), on the given path.
 void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8_t* packed, const int32_t* colSums,
-                int64_t colsPadded, bool tensorCores, cudaStream_t stream);
+                int64_t colsPadded, GemmPath path, cudaStream_t stream);
 
 void launchDepthwise(const DepthwiseDeviceArgs& a, const int8_t* weights, const int32_t* zeroPoints, const int32_t* bias,
                      const Multiplier* multipliers, cudaStream_t stream);

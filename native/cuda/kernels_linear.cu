@@ -7,41 +7,14 @@
 // requantize. Every step is integer arithmetic whose result does not depend on the order of the
 // sum, so the tensor-core kernel, the plain kernel and the CPU give the same bytes.
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "kernels.h"
+#include "kernels_gemm.h"
 
 namespace bx::cuda {
 namespace {
-
-struct GemmParams {
-  const int8_t* weights;   // [rowsPadded][depthPadded]
-  const uint8_t* packed;   // [colsPadded][depthPadded]
-  int64_t depthPadded;
-  const int32_t* zeroPoints;
-  const int32_t* rowConstants;
-  const Multiplier* multipliers;
-  const int32_t* colSums;
-  bool anyZeroPoint;
-  int64_t rows, columns;
-  bool requantize;
-  int32_t zeroY, lo, hi;
-  uint8_t* out;
-  int64_t colsPerImage, imageOutStride, rowStride, colStride;
-};
-
-__device__ __forceinline__ void storeResult(const GemmParams& p, int64_t row, int64_t col, uint32_t d) {
-  if (row >= p.rows || col >= p.columns) return;
-  uint32_t acc = d + uint32_t(p.rowConstants[row]);
-  if (p.anyZeroPoint) acc -= uint32_t(p.zeroPoints[row]) * uint32_t(p.colSums[col]);
-  const int64_t image = col / p.colsPerImage;
-  const int64_t index = image * p.imageOutStride + row * p.rowStride + (col - image * p.colsPerImage) * p.colStride;
-  if (!p.requantize) {
-    reinterpret_cast<int32_t*>(p.out)[index] = int32_t(acc);
-  } else {
-    // The low byte encodes int8 and uint8 alike.
-    p.out[index] = uint8_t(requantize(int32_t(acc), p.multipliers[row], p.zeroY, p.lo, p.hi));
-  }
-}
 
 // One warp per column: gather (im2col or strided matrix), offset, zero-pad, and sum.
 __global__ void packActivationsKernel(LinearDeviceArgs a, int64_t depthPadded, int64_t colsPadded, uint8_t* packed,
@@ -209,6 +182,26 @@ __global__ void __launch_bounds__(kThreads) gemmTensorCoreKernel(GemmParams p) {
 
 }  // namespace
 
+const char* gemmPathName(GemmPath path) {
+  switch (path) {
+    case GemmPath::Plain: return "plain";
+    case GemmPath::Mma: return "mma.sync";
+    default: return "wgmma";
+  }
+}
+
+GemmPath chooseGemmPath(int major, int minor) {
+  const bool hopper = major == 9 && minor == 0;  // sm_90a code runs on 9.0 only
+  GemmPath best = hopper ? GemmPath::Wgmma : (major >= 8 ? GemmPath::Mma : GemmPath::Plain);
+  const char* forced = std::getenv("BITEXACT_CUDA_GEMM");
+  if (!forced) return best;
+  const std::string f(forced);
+  if (f == "plain") return GemmPath::Plain;
+  if (f == "mma" && major >= 8) return GemmPath::Mma;
+  if (f == "wgmma" && hopper) return GemmPath::Wgmma;
+  return best;
+}
+
 void launchPackActivations(const LinearDeviceArgs& a, int64_t depthPadded, int64_t colsPadded, uint8_t* packed,
                            int32_t* colSums, cudaStream_t stream) {
   constexpr int warpsPerBlock = 8;
@@ -217,7 +210,7 @@ void launchPackActivations(const LinearDeviceArgs& a, int64_t depthPadded, int64
 }
 
 void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8_t* packed, const int32_t* colSums,
-                int64_t colsPadded, bool tensorCores, cudaStream_t stream) {
+                int64_t colsPadded, GemmPath path, cudaStream_t stream) {
   GemmParams p;
   p.weights = w.weights;
   p.packed = packed;
@@ -238,7 +231,9 @@ void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8
   p.imageOutStride = a.imageOutStride;
   p.rowStride = a.rowStride;
   p.colStride = a.colStride;
-  if (tensorCores) {
+  if (path == GemmPath::Wgmma) {
+    launchGemmWgmma(p, colsPadded, w.rowsPadded, stream);
+  } else if (path == GemmPath::Mma) {
     static const cudaError_t configured =
         cudaFuncSetAttribute(gemmTensorCoreKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
     (void)configured;
