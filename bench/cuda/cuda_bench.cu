@@ -1,5 +1,5 @@
 // bitexact_cuda_bench [MODELS_DIR] [BUNDLED_DIR] [--quick]
-// One process, one device: (1) int8 GEMM M=N=K=4096 and 8192 through bitexact's kernel and
+// One process, one device: (1) int8 GEMM M=N=K=1024 to 8192 through bitexact's kernel and
 // through cuBLASLt's int8 tensor-core path (int32 output, same operands; the results are also
 // compared element by element), as TOPS and a ratio; (2) real CNN models at batch 1, 32 and 256
 // through bitexact on the GPU and on the CPU, as samples/s and a ratio, with the output hashes
@@ -282,8 +282,7 @@ int main(int argc, char** argv) {
   if (d.major >= 8) paths.push_back(bx::cuda::GemmPath::Mma);
   if (d.major == 9 && d.minor == 0) paths.push_back(bx::cuda::GemmPath::Wgmma);
   if (paths.empty()) paths.push_back(bx::cuda::GemmPath::Plain);
-  gemmBench(4096, paths, quick ? 5 : 20);
-  gemmBench(8192, paths, quick ? 3 : 10);
+  for (int64_t size : {int64_t(1024), int64_t(2048), int64_t(4096), int64_t(8192)}) gemmBench(size, paths, quick ? 5 : (size < 8192 ? 20 : 10));
   std::fflush(stdout);
   auto device = bx::cuda::openDevice(d.index);
   modelBench(sharedRoot, bundledRoot, *device, quick);

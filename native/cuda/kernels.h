@@ -36,9 +36,12 @@ enum class GemmPath {
   Wgmma,  // warpgroup MMA (compute capability 9.0, sm_90a code)
 };
 const char* gemmPathName(GemmPath path);
-// The fastest path for a device, unless BITEXACT_CUDA_GEMM=plain|mma|wgmma names one (tests and
-// the bench compare them).
-GemmPath chooseGemmPath(int major, int minor);
+// The fastest path a device has, unless BITEXACT_CUDA_GEMM=plain|mma|wgmma names one it can run
+// (tests and the bench compare them); *forced tells which.
+GemmPath chooseGemmPath(int major, int minor, bool* forced);
+// The path one GEMM takes on a device whose path is devicePath (unforced: by size).
+constexpr int64_t kWgmmaMinRows = 256, kWgmmaMinCols = 2048;
+GemmPath gemmPathFor(GemmPath devicePath, bool forced, int64_t rows, int64_t colsPadded);
 
 // out = epilogue(W x packed), on the given path.
 void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8_t* packed, const int32_t* colSums,

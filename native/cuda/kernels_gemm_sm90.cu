@@ -5,9 +5,10 @@
 // compute capability 9.0 devices, and BITEXACT_CUDA_GEMM=mma selects the portable kernel.
 //
 // Block: 128 weight rows x 256 activation columns, two warpgroups of 64 rows, each issuing two
-// n128 wgmmas per 32 bytes of depth. Tiles of 64 bytes of depth arrive by cp.async, four stages
-// deep, in the no-swizzle K-major layout wgmma reads: 8-row x 16-byte core matrices, the four
-// along the depth 128 bytes apart (LBO), row groups 512 bytes apart (SBO).
+// n128 wgmmas per 32 bytes of depth. Tiles of 64 bytes of depth arrive by cp.async into four
+// stages, fetched two tiles ahead, so one group of wgmmas can run while the next is issued; the
+// layout is the no-swizzle K-major one wgmma reads: 8-row x 16-byte core matrices, the four along
+// the depth 128 bytes apart (LBO), row groups 512 bytes apart (SBO).
 #include <cstdint>
 
 #include "kernels.h"
@@ -16,7 +17,7 @@
 namespace bx::cuda {
 namespace {
 
-constexpr int kRows = 128, kCols = 256, kDepth = 64, kStages = 4, kThreads = 256;
+constexpr int kRows = 128, kCols = 256, kDepth = 64, kStages = 4, kAhead = 2, kThreads = 256;
 constexpr int kStageA = kRows * kDepth, kStageB = kCols * kDepth;
 constexpr int kSharedBytes = kStages * (kStageA + kStageB);
 
@@ -81,16 +82,19 @@ __global__ void __launch_bounds__(kThreads, 1) gemmWgmmaKernel(GemmParams p) {
     for (int i = 0; i < 64; ++i) acc[h][i] = 0;
 
 #pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
+  for (int s = 0; s < kAhead; ++s) {
     if (s < tiles) loadStage(s, s);
     asm volatile("cp.async.commit_group;\n" ::);
   }
   for (int64_t tile = 0; tile < tiles; ++tile) {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 2));
+    // Tile `tile` has landed once at most kAhead - 1 younger copy groups are pending.
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kAhead - 1));
     // The tensor cores read through the async proxy: order this thread's copies before them.
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
-    const int64_t next = tile + kStages - 1;
+    // Stage (tile + kAhead) % kStages was last read by the wgmmas of tile + kAhead - kStages,
+    // which finished: at most one group (the previous tile's) is still running here.
+    const int64_t next = tile + kAhead;
     if (next < tiles) loadStage(int(next % kStages), next);
     asm volatile("cp.async.commit_group;\n" ::);
 
@@ -108,9 +112,10 @@ __global__ void __launch_bounds__(kThreads, 1) gemmWgmmaKernel(GemmParams p) {
       }
     }
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-    // Done reading this stage before any thread overwrites it (the next iteration's barrier).
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    // Keep this tile's group running while the next one is issued; the one before must be done.
+    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
   }
+  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
   asm volatile("cp.async.wait_group 0;\n" ::);
 
   const int warp = (tid >> 5) & 3, lane = tid & 31, group = lane >> 2, quad = lane & 3;

@@ -72,7 +72,8 @@ __global__ void gemmPlainKernel(GemmParams p) {
 
 constexpr int kStages = 3;
 constexpr int kThreads = 256;
-constexpr int kSharedBytes = kStages * int(kTileRows + kTileCols) * int(kTileDepth);
+constexpr int kMmaRows = 128, kMmaCols = 128;  // this kernel's tile (columns are padded to kTileCols, a multiple)
+constexpr int kSharedBytes = kStages * (kMmaRows + kMmaCols) * int(kTileDepth);
 
 // Tensor cores: mma.sync m16n8k32, s8 weights x u8 activations -> s32, wrapping (no .satfinite).
 // 8 warps as 2 (rows) x 4 (columns), each 64 x 32 outputs = 4 x 4 mma tiles. Tiles of 64 bytes of
@@ -85,12 +86,12 @@ constexpr int kSharedBytes = kStages * int(kTileRows + kTileCols) * int(kTileDep
 __global__ void __launch_bounds__(kThreads) gemmTensorCoreKernel(GemmParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   extern __shared__ __align__(16) uint8_t shared[];
-  uint8_t* sharedA = shared;                                        // [stage][kTileRows][kTileDepth]
-  uint8_t* sharedB = shared + kStages * kTileRows * kTileDepth;     // [stage][kTileCols][kTileDepth]
+  uint8_t* sharedA = shared;                                        // [stage][kMmaRows][kTileDepth]
+  uint8_t* sharedB = shared + kStages * kMmaRows * kTileDepth;      // [stage][kMmaCols][kTileDepth]
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int group = lane >> 2, quad = lane & 3;
   const int warpRow = warp >> 2, warpCol = warp & 3;
-  const int64_t blockRow = int64_t(blockIdx.y) * kTileRows, blockCol = int64_t(blockIdx.x) * kTileCols;
+  const int64_t blockRow = int64_t(blockIdx.y) * kMmaRows, blockCol = int64_t(blockIdx.x) * kMmaCols;
   const int64_t tiles = p.depthPadded / kTileDepth;
   const uint8_t* globalA = reinterpret_cast<const uint8_t*>(p.weights) + blockRow * p.depthPadded;
   const uint8_t* globalB = p.packed + blockCol * p.depthPadded;
@@ -102,8 +103,8 @@ __global__ void __launch_bounds__(kThreads) gemmTensorCoreKernel(GemmParams p) {
       const int row = chunk >> 2, part = chunk & 3;
       const uint8_t* srcA = globalA + row * p.depthPadded + tile * kTileDepth + part * 16;
       const uint8_t* srcB = globalB + row * p.depthPadded + tile * kTileDepth + part * 16;
-      const uint32_t dstA = uint32_t(__cvta_generic_to_shared(sharedA + (stage * kTileRows + row) * kTileDepth + part * 16));
-      const uint32_t dstB = uint32_t(__cvta_generic_to_shared(sharedB + (stage * kTileCols + row) * kTileDepth + part * 16));
+      const uint32_t dstA = uint32_t(__cvta_generic_to_shared(sharedA + (stage * kMmaRows + row) * kTileDepth + part * 16));
+      const uint32_t dstB = uint32_t(__cvta_generic_to_shared(sharedB + (stage * kMmaCols + row) * kTileDepth + part * 16));
       asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dstA), "l"(srcA));
       asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dstB), "l"(srcB));
     }
@@ -130,8 +131,8 @@ __global__ void __launch_bounds__(kThreads) gemmTensorCoreKernel(GemmParams p) {
     asm volatile("cp.async.commit_group;\n" ::);
 
     const int stage = int(tile % kStages);
-    const uint8_t* tileA = sharedA + stage * kTileRows * kTileDepth;
-    const uint8_t* tileB = sharedB + stage * kTileCols * kTileDepth;
+    const uint8_t* tileA = sharedA + stage * kMmaRows * kTileDepth;
+    const uint8_t* tileB = sharedB + stage * kMmaCols * kTileDepth;
     uint4 fragA[4][2], fragB[4];
 #pragma unroll
     for (int mt = 0; mt < 4; ++mt) {
@@ -190,16 +191,26 @@ const char* gemmPathName(GemmPath path) {
   }
 }
 
-GemmPath chooseGemmPath(int major, int minor) {
+GemmPath chooseGemmPath(int major, int minor, bool* forced) {
   const bool hopper = major == 9 && minor == 0;  // sm_90a code runs on 9.0 only
-  GemmPath best = hopper ? GemmPath::Wgmma : (major >= 8 ? GemmPath::Mma : GemmPath::Plain);
-  const char* forced = std::getenv("BITEXACT_CUDA_GEMM");
-  if (!forced) return best;
-  const std::string f(forced);
+  const GemmPath best = hopper ? GemmPath::Wgmma : (major >= 8 ? GemmPath::Mma : GemmPath::Plain);
+  const char* asked = std::getenv("BITEXACT_CUDA_GEMM");
+  *forced = false;
+  if (!asked) return best;
+  const std::string f(asked);
+  *forced = true;
   if (f == "plain") return GemmPath::Plain;
   if (f == "mma" && major >= 8) return GemmPath::Mma;
   if (f == "wgmma" && hopper) return GemmPath::Wgmma;
+  *forced = false;
   return best;
+}
+
+GemmPath gemmPathFor(GemmPath devicePath, bool forced, int64_t rows, int64_t colsPadded) {
+  // The warpgroup kernel's 128 x 256 tiles pay off on large layers only; small ones (most of a
+  // CNN) keep the 128 x 128 mma.sync tiles, which waste less padding and fill more SMs.
+  if (devicePath == GemmPath::Wgmma && !forced && (rows < kWgmmaMinRows || colsPadded < kWgmmaMinCols)) return GemmPath::Mma;
+  return devicePath;
 }
 
 void launchPackActivations(const LinearDeviceArgs& a, int64_t depthPadded, int64_t colsPadded, uint8_t* packed,
@@ -237,7 +248,7 @@ void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8
     static const cudaError_t configured =
         cudaFuncSetAttribute(gemmTensorCoreKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
     (void)configured;
-    const dim3 grid(unsigned(colsPadded / kTileCols), unsigned(w.rowsPadded / kTileRows));
+    const dim3 grid(unsigned(colsPadded / kMmaCols), unsigned(w.rowsPadded / kMmaRows));
     gemmTensorCoreKernel<<<grid, kThreads, kSharedBytes, stream>>>(p);
   } else {
     const dim3 block(32, 8);
