@@ -136,8 +136,7 @@ class CudaRunContext : public DeviceContext {
 
 class CudaBackend : public DeviceBackend, public std::enable_shared_from_this<CudaBackend> {
  public:
-  explicit CudaBackend(const CudaDeviceInfo& info)
-      : info_(info), gemmForced_(false), gemmPath_(chooseGemmPath(info.major, info.minor, &gemmForced_)) {
+  explicit CudaBackend(const CudaDeviceInfo& info) : info_(info), gemmPath_(chooseGemmPath(info.major, info.minor)) {
     check(cudaSetDevice(info.index), "cudaSetDevice");
     // Keep freed stream-ordered memory in the pool: runs allocate the same sizes again and again.
     cudaMemPool_t pool;
@@ -149,7 +148,7 @@ class CudaBackend : public DeviceBackend, public std::enable_shared_from_this<Cu
 
   std::string name() const override { return "cuda:" + std::to_string(info_.index) + " (" + info_.name + ")"; }
   int index() const override { return info_.index; }
-  GemmPath gemmPath(int64_t rows, int64_t colsPadded) const { return gemmPathFor(gemmPath_, gemmForced_, rows, colsPadded); }
+  GemmPath gemmPath() const { return gemmPath_; }
   std::unique_ptr<DeviceConstants> newConstants() override { return std::make_unique<CudaConstants>(info_.index); }
   std::unique_ptr<DeviceContext> beginRun(DeviceConstants& constants, int64_t cap, bool allowNonFinite) override {
     return std::make_unique<CudaRunContext>(*this, static_cast<CudaConstants&>(constants), cap, allowNonFinite);
@@ -179,7 +178,6 @@ class CudaBackend : public DeviceBackend, public std::enable_shared_from_this<Cu
 
  private:
   CudaDeviceInfo info_;
-  bool gemmForced_;     // set by chooseGemmPath in gemmPath_'s initializer (declared first)
   GemmPath gemmPath_;
   std::mutex pinnedMutex_;
   std::multimap<size_t, void*> pinned_;
@@ -295,7 +293,7 @@ void CudaRunContext::linear(const LinearDeviceArgs& a) {
   DeviceTensor colSums = allocate(DType::Int32, {colsPadded});
   launchPackActivations(a, w.depthPadded, colsPadded, packed.data(), reinterpret_cast<int32_t*>(colSums.data()), stream_->stream);
   launched("activation packing kernel");
-  launchGemm(a, w, packed.data(), reinterpret_cast<const int32_t*>(colSums.data()), colsPadded, backend_.gemmPath(a.rows, colsPadded),
+  launchGemm(a, w, packed.data(), reinterpret_cast<const int32_t*>(colSums.data()), colsPadded, backend_.gemmPath(),
              stream_->stream);
   launched("GEMM kernel");
 }

@@ -33,15 +33,12 @@ void launchPackActivations(const LinearDeviceArgs& a, int64_t depthPadded, int64
 enum class GemmPath {
   Plain,  // one thread per output (sm_75)
   Mma,    // mma.sync m16n8k32 tensor cores (sm_80 and newer)
-  Wgmma,  // warpgroup MMA (compute capability 9.0, sm_90a code)
+  Wgmma,  // warpgroup MMA (compute capability 9.0, sm_90a code); slower than Mma so far, opt-in
 };
 const char* gemmPathName(GemmPath path);
 // The fastest path a device has, unless BITEXACT_CUDA_GEMM=plain|mma|wgmma names one it can run
-// (tests and the bench compare them); *forced tells which.
-GemmPath chooseGemmPath(int major, int minor, bool* forced);
-// The path one GEMM takes on a device whose path is devicePath (unforced: by size).
-constexpr int64_t kWgmmaMinRows = 256, kWgmmaMinCols = 2048;
-GemmPath gemmPathFor(GemmPath devicePath, bool forced, int64_t rows, int64_t colsPadded);
+// (tests and the bench compare them).
+GemmPath chooseGemmPath(int major, int minor);
 
 // out = epilogue(W x packed), on the given path.
 void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8_t* packed, const int32_t* colSums,

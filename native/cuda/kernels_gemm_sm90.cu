@@ -1,8 +1,11 @@
 // Hopper (sm_90a) int8 GEMM: warpgroup MMA (wgmma.mma_async m64n128k32, s8 weights x u8
 // activations -> s32, wrapping). The same arithmetic as gemmTensorCoreKernel in
 // kernels_linear.cu -- exact int32 dot products, the same epilogue -- on Hopper's faster matrix
-// path. This file is compiled for sm_90a only (CMakeLists.txt); the host launches it only on
-// compute capability 9.0 devices, and BITEXACT_CUDA_GEMM=mma selects the portable kernel.
+// path. This file is compiled for sm_90a only (CMakeLists.txt); it runs only when
+// BITEXACT_CUDA_GEMM=wgmma asks for it on a compute capability 9.0 device. It is exact (the H100
+// tests pass on it) but not yet fast: 267 TOPS at 8192^3 against mma.sync's 437 and cuBLASLt's
+// 1505 (bench/results/cuda-h100.md). Missing: TMA loads with 128-byte swizzle, a producer
+// warpgroup, larger tiles.
 //
 // Block: 128 weight rows x 256 activation columns, two warpgroups of 64 rows, each issuing two
 // n128 wgmmas per 32 bytes of depth. Tiles of 64 bytes of depth arrive by cp.async into four
