@@ -115,6 +115,8 @@ export interface CudaInfo {
 
 export interface NativeAddon {
   CancelToken: new () => NativeCancelToken;
+  /** sync, blocks for `seconds`: the measured int8 peak (ops/s) of one ISA on `threads` threads (bench) */
+  int8Peak(isa: string, threads: number, seconds: number): number;
   loadModel(
     bytes: Buffer,
     options: {

@@ -6,6 +6,7 @@
 #include "../core/numerics.h"
 #include "../core/onnx_model.h"
 #include "../cpu/isa.h"
+#include "../cpu/peak.h"
 #include "../cpu/thread_pool.h"
 #include "async_job.h"
 #include "cancel_token.h"
@@ -149,6 +150,21 @@ Napi::Value ParseTensorProto(const Napi::CallbackInfo& info) {
   }
 }
 
+// int8Peak(isa, threads, seconds) -> int8 ops/s (sync, blocks for `seconds`: for the bench).
+Napi::Value Int8Peak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  cpu::Isa isa;
+  if (info.Length() < 3 || !info[0].IsString() || !cpu::parseIsaName(info[0].As<Napi::String>().Utf8Value(), &isa)) {
+    throw MakeError(env, ErrorCode::Input, "Expected (isa, threads, seconds)");
+  }
+  const size_t threads = IndexFromJs(env, info[1], "threads");
+  const double seconds = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
+  if (threads < 1 || threads > 1024 || !(seconds > 0 && seconds <= 60)) {
+    throw MakeError(env, ErrorCode::Input, "threads must be 1-1024 and seconds in (0, 60]");
+  }
+  return Napi::Number::New(env, cpu::measureInt8Peak(isa, int(threads), seconds));
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -164,6 +180,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("merkleRoot", Napi::Function::New(env, MerkleRoot));
   exports.Set("merkleProof", Napi::Function::New(env, MerkleProof));
   exports.Set("verifyMerkleProof", Napi::Function::New(env, VerifyMerkleProof));
+  exports.Set("int8Peak", Napi::Function::New(env, Int8Peak));
   return exports;
 }
 
