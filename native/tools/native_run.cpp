@@ -1,6 +1,9 @@
-// bitexact_native_run MODEL [INPUT.pb ...] [--isa NAME] [--threads N]
+// bitexact_native_run MODEL [INPUT.pb ...] [--isa NAME] [--threads N] [--repeat N]
 // Runs a model without Node (for machines with only CMake and a compiler, e.g. the GPU hosts)
-// and prints each output's canonical hash and the output-set hash.
+// and prints each output's canonical hash and the output-set hash. --repeat runs it N times and
+// prints the median run time (for profilers such as perf: one process, the hot loop only).
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -24,15 +27,17 @@ std::vector<uint8_t> readFile(const char* path) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bitexact_native_run MODEL [INPUT.pb ...] [--isa NAME] [--threads N]\n");
+    std::fprintf(stderr, "usage: bitexact_native_run MODEL [INPUT.pb ...] [--isa NAME] [--threads N] [--repeat N]\n");
     return 2;
   }
   try {
     bx::ModelOptions options;
     std::vector<const char*> inputFiles;
+    int repeat = 1;
     for (int i = 2; i < argc; ++i) {
       if (!std::strcmp(argv[i], "--isa") && i + 1 < argc) options.isa = argv[++i];
       else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) options.threads = std::atoi(argv[++i]);
+      else if (!std::strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
       else inputFiles.push_back(argv[i]);
     }
     const std::vector<uint8_t> modelBytes = readFile(argv[1]);
@@ -42,7 +47,15 @@ int main(int argc, char** argv) {
       const std::vector<uint8_t> bytes = readFile(inputFiles[i]);
       inputs.push_back({model->inputs()[i].name, bx::onnx::parseTensor(bytes.data(), bytes.size(), nullptr)});
     }
-    const auto outputs = model->run(inputs, bx::RunOptions());
+    std::vector<double> ms;
+    std::vector<bx::NamedTensor> outputs;
+    for (int r = 0; r < repeat; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+      outputs = model->run(inputs, bx::RunOptions());
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    if (repeat > 1) std::printf("runs %d, median %.3f ms\n", repeat, ms[ms.size() / 2]);
     std::vector<std::pair<std::string, bx::Hash32>> hashes;
     for (const auto& out : outputs) {
       const bx::Hash32 h = bx::hashTensor(out.tensor);
