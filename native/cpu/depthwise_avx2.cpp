@@ -5,10 +5,34 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 namespace bx::cpu {
 namespace {
+
+// dst[j] = src[first + j*stride] - zx for j in [j, end): sixteen at a time for strides 1 and 2
+// (never reading past src[last]), the rest one by one.
+template <typename T>
+void centreColumns(const T* src, int16_t* dst, int64_t j, int64_t end, int64_t first, int64_t stride, int64_t last, int32_t zx) {
+  const __m256i zero = _mm256_set1_epi16(int16_t(zx));
+  constexpr bool isSigned = std::is_signed<T>::value;
+  if (stride == 1) {
+    for (; j + 16 <= end && first + j + 15 <= last; j += 16) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + first + j));
+      const __m256i wide = isSigned ? _mm256_cvtepi8_epi16(bytes) : _mm256_cvtepu8_epi16(bytes);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j), _mm256_sub_epi16(wide, zero));
+    }
+  } else if (stride == 2) {
+    // 32 bytes hold 16 wanted ones at even offsets: the low byte of each 16-bit lane.
+    for (; j + 16 <= end && first + 2 * j + 31 <= last; j += 16) {
+      const __m256i pairs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + first + 2 * j));
+      const __m256i wide = isSigned ? _mm256_srai_epi16(_mm256_slli_epi16(pairs, 8), 8) : _mm256_and_si256(pairs, _mm256_set1_epi16(0xff));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j), _mm256_sub_epi16(wide, zero));
+    }
+  }
+  for (; j < end; ++j) dst[j] = int16_t(int32_t(src[first + j * stride]) - zx);
+}
 
 // Padding positions hold the input zero point, a real 0, so they contribute nothing and are
 // skipped. One output row at a time, all taps, so the row's accumulators stay in L1.
@@ -43,7 +67,8 @@ void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
       int64_t j = 0;
       for (; j < phaseWidth && firstIx + j * sw < 0; ++j) dst[j] = 0;
       const int64_t jEnd = std::min<int64_t>(phaseWidth, firstIx >= g.inW ? 0 : (g.inW - 1 - firstIx) / sw + 1);
-      for (; j < jEnd; ++j) dst[j] = int16_t(int32_t(src[firstIx + j * sw]) - p.inputZeroPoint);
+      centreColumns(src, dst, j, jEnd, firstIx, sw, g.inW - 1, p.inputZeroPoint);
+      j = std::max(j, jEnd);
       for (; j < phaseWidth; ++j) dst[j] = 0;
     }
   }
@@ -52,7 +77,7 @@ void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
     // Stride 1: treat the padded plane as one long row. Output (oy, ox) sits at oy*phaseWidth + ox;
     // the columns past outW are computed from neighbouring rows and dropped, which keeps every tap
     // one contiguous loop even for planes a few columns wide.
-    // Eight outputs at a time keep their sums in a register across all taps.
+    // Sixteen outputs at a time keep their sums in registers across all taps.
     thread_local std::vector<int32_t> wide;
     thread_local std::vector<int64_t> tapOffset;
     thread_local std::vector<int32_t> tapWeight;
@@ -69,15 +94,28 @@ void accumulateTyped(const DepthwisePlane& p, int32_t* acc) {
         tapWeight.push_back(w);
       }
     }
+    // Taps in pairs: vpmaddwd multiplies two taps' int16 inputs by their int16 weights and adds
+    // the pair into int32 (|x|, |w| <= 255: no saturation), half the multiplies of one tap at a
+    // time. An odd tap count pairs the last tap with weight 0.
+    if (tapOffset.size() % 2) {
+      tapOffset.push_back(0);
+      tapWeight.push_back(0);
+    }
     const size_t taps = tapOffset.size();
     int64_t i = 0;
-    for (; i + 8 <= span; i += 8) {
-      __m256i sum = _mm256_set1_epi32(p.bias);
-      for (size_t t = 0; t < taps; ++t) {
-        const __m256i x16 = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(padded + tapOffset[t] + i)));
-        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(x16, _mm256_set1_epi32(tapWeight[t])));
+    for (; i + 16 <= span; i += 16) {
+      // Interleaving works within 128-bit lanes: `low` collects outputs i..i+3 and i+8..i+11,
+      // `high` outputs i+4..i+7 and i+12..i+15.
+      __m256i low = _mm256_set1_epi32(p.bias), high = low;
+      for (size_t t = 0; t < taps; t += 2) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(padded + tapOffset[t] + i));
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(padded + tapOffset[t + 1] + i));
+        const __m256i w = _mm256_set1_epi32(int32_t((uint32_t(uint16_t(tapWeight[t + 1])) << 16) | uint16_t(tapWeight[t])));
+        low = _mm256_add_epi32(low, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w));
+        high = _mm256_add_epi32(high, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w));
       }
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), sum);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_permute2x128_si256(low, high, 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 8), _mm256_permute2x128_si256(low, high, 0x31));
     }
     for (; i < span; ++i) {
       int32_t sum = p.bias;
