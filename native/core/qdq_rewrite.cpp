@@ -6,7 +6,7 @@
 //   Cast(q, to = type of q)                            -> q
 //   DQ(x), DQ(w), DQ(b) -> Conv [-> Relu/Clip] -> Q    -> QLinearConv
 //   DQ(a), DQ(B), DQ(C) -> Gemm [-> Relu/Clip] -> Q    -> com.microsoft QGemm
-//   DQ(a), DQ(B) -> MatMul -> Q                        -> QLinearMatMul
+//   DQ(a), DQ(B) -> MatMul -> Q                        -> QLinearMatMul (B constant or an activation)
 //   DQ(a), DQ(b) -> Add | Mul [-> Relu/Clip] -> Q      -> com.microsoft QLinearAdd | QLinearMul
 //   DQ(x) -> GlobalAveragePool -> Q                    -> com.microsoft QLinearGlobalAveragePool
 //   DQ(x) -> ReduceMean (one or more) -> Q             -> bitexact QLinearReduceMean
@@ -182,6 +182,21 @@ std::optional<onnx::Node> fuseLinear(QdqGraph& g, const onnx::Node& op, const Qu
   if (!conv && !gemm && !matmul) return std::nullopt;
   if (op.inputs.size() < 2) return std::nullopt;
   const auto x = dequantizedActivation(g, op.inputs[0]);
+  if (matmul && x && out.scales.size() == 1) {
+    // Two activations (attention): QLinearMatMul with a run-time B, per-tensor parameters.
+    const auto b = dequantizedActivation(g, op.inputs[1]);
+    if (b && !dequantizedConstant(g, op.inputs[1]) && x->scales.size() == 1 && op.inputs.size() == 2) {
+      onnx::Node fused;
+      fused.name = op.name;
+      fused.opType = "QLinearMatMul";
+      fused.inputs = qInputs(*x);
+      const std::vector<std::string> bIn = qInputs(*b);
+      fused.inputs.insert(fused.inputs.end(), bIn.begin(), bIn.end());
+      fused.inputs.push_back(out.scale);
+      fused.inputs.push_back(out.zeroPoint);
+      return fused;
+    }
+  }
   const auto w = dequantizedConstant(g, op.inputs[1]);
   if (!x || !w || (w->dtype != DType::Int8 && w->dtype != DType::UInt8) || out.scales.size() != 1) return std::nullopt;
   const Tensor& wt = *g.constant(w->value);

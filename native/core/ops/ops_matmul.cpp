@@ -172,10 +172,13 @@ std::unique_ptr<Op> buildMatMul(BuildContext& ctx, const std::vector<uint8_t>& r
 
 }  // namespace
 
+std::unique_ptr<Op> createDynamicQLinearMatMul(BuildContext& ctx);
+std::unique_ptr<Op> createDynamicMatMulInteger(BuildContext& ctx, DType aType, int32_t za);
+
 std::unique_ptr<Op> createQLinearMatMul(BuildContext& ctx) {
   ctx.requireInputs(8, 8);
+  if (!ctx.constant(3)) return createDynamicQLinearMatMul(ctx);  // activation x activation
   const QuantParams a = readQuantParams(ctx, 1, 2, DType::UInt8, "input A");
-  if (!ctx.constant(3)) ctx.unsupported("B must be a constant initializer (activation x activation MatMul is not supported yet)");
   const Tensor& b = ctx.requireConstant(3, "B");
   const QuantParams bq = readQuantParams(ctx, 4, 5, b.dtype, "B");
   const QuantParams y = readQuantParams(ctx, 6, 7, DType::UInt8, "output");
@@ -191,9 +194,9 @@ std::unique_ptr<Op> createQLinearMatMul(BuildContext& ctx) {
 
 std::unique_ptr<Op> createMatMulInteger(BuildContext& ctx) {
   ctx.requireInputs(2, 4);
-  if (!ctx.constant(1)) ctx.unsupported("B must be a constant initializer (activation x activation MatMul is not supported yet)");
-  const Tensor& b = ctx.requireConstant(1, "B");
   const IntegerInputZeroPoint azp = readIntegerInputZeroPoint(ctx, 2, "A zero point");
+  if (!ctx.constant(1)) return createDynamicMatMulInteger(ctx, azp.type, azp.value);  // activation x activation
+  const Tensor& b = ctx.requireConstant(1, "B");
   int64_t depth, n, groups;
   const std::vector<uint8_t> rows = weightRows(ctx, b, false, &depth, &n, &groups);
   std::vector<int32_t> bzp(1, 0);
