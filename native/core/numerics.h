@@ -227,6 +227,28 @@ inline int32_t quantizeRatio(uint64_t n, uint64_t d, float scale, int32_t zeroPo
   return quantizeRatioParts(n, d, splitScale(scale), zeroPoint, range);
 }
 
+// floor(sqrt(v)) for any 128-bit v, by the bit-by-bit method (exact, no float).
+BX_HD uint64_t isqrt128(unsigned __int128 v) {
+  unsigned __int128 result = 0, bit = (unsigned __int128)1 << 126;
+  while (bit > v) bit >>= 2;
+  while (bit != 0) {
+    if (v >= result + bit) {
+      v -= result + bit;
+      result = (result >> 1) + bit;
+    } else {
+      result >>= 1;
+    }
+    bit >>= 2;
+  }
+  return uint64_t(result);
+}
+
+// n / d rounded to the nearest integer, ties to even, for signed n and d > 0.
+BX_HD __int128 roundDivideEvenSigned(__int128 n, unsigned __int128 d) {
+  const unsigned __int128 magnitude = roundDivideEven(n < 0 ? (unsigned __int128)(-n) : (unsigned __int128)n, d);
+  return n < 0 ? -(__int128)magnitude : (__int128)magnitude;
+}
+
 constexpr uint64_t kSaturatedQ40 = uint64_t(1) << 62;  // e^-(2^22): exactly 0 in Q40
 
 // |centred| * scale in Q24.40 (scale * 2^40 truncated to an integer first), saturating.

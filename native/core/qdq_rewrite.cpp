@@ -278,6 +278,22 @@ std::optional<onnx::Node> fuseGlobalAveragePool(QdqGraph& g, const onnx::Node& o
   return fused;
 }
 
+// DQ(x) -> LayerNormalization(scale, bias constant) -> Q: integer mean, variance and square root.
+std::optional<onnx::Node> fuseLayerNorm(QdqGraph& g, const onnx::Node& op, const QuantInfo& out) {
+  if (!isStandardOp(op, "LayerNormalization") || op.inputs.size() < 2 || out.scales.size() != 1) return std::nullopt;
+  for (size_t i = 1; i < op.outputs.size(); ++i) if (!op.outputs[i].empty()) return std::nullopt;  // Mean / InvStdDev unused
+  const auto x = dequantizedActivation(g, op.inputs[0]);
+  if (!x || x->dtype != out.dtype) return std::nullopt;
+  onnx::Node fused;
+  fused.name = op.name;
+  fused.opType = "QLinearLayerNorm";
+  fused.domain = "bitexact";
+  fused.inputs = {x->value, x->scale, x->zeroPoint, op.inputs[1], out.scale, out.zeroPoint};
+  if (op.inputs.size() > 2 && !op.inputs[2].empty()) fused.inputs.push_back(op.inputs[2]);
+  for (const onnx::Attribute& a : op.attributes) if (a.name == "axis" || a.name == "epsilon") fused.attributes.push_back(a);
+  return fused;
+}
+
 // A float function of one value, evaluated with binary32 basic operations only.
 std::optional<std::function<float(float)>> elementwiseFunction(const QdqGraph& g, const onnx::Node& op) {
   if (isStandardOp(op, "Relu")) return [](float v) { return v > 0.0f ? v : 0.0f; };
@@ -566,6 +582,7 @@ void rewriteQdqPatterns(onnx::Graph& graph, int64_t opset) {
         if (!fused) fused = fuseLut(g, opCopy, *out);
         if (!fused) fused = fuseSingleInput(g, opCopy, *out, opset);
         if (!fused) fused = fuseConcat(g, opCopy, *out);
+        if (!fused) fused = fuseLayerNorm(g, opCopy, *out);
         if (!fused) fused = fuseStructural(g, opCopy, *out);
       }
     }

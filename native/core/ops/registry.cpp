@@ -18,6 +18,7 @@ std::unique_ptr<Op> createQLinearMul(BuildContext&);
 std::unique_ptr<Op> createQLinearGlobalAveragePool(BuildContext&);
 std::unique_ptr<Op> createQLinearReduceMean(BuildContext&);
 std::unique_ptr<Op> createQLinearLut(BuildContext&);
+std::unique_ptr<Op> createQLinearLayerNorm(BuildContext&);
 std::unique_ptr<Op> createQLinearSigmoid(BuildContext&);
 std::unique_ptr<Op> createQLinearLeakyRelu(BuildContext&);
 std::unique_ptr<Op> createQLinearSoftmax(BuildContext&);
@@ -57,6 +58,7 @@ const std::map<std::string, Factory>& factories() {
       {"com.microsoft::DequantizeLinear", createDequantizeLinear},
       {"bitexact::QLinearReduceMean", createQLinearReduceMean},
       {"bitexact::QLinearLut", createQLinearLut},
+      {"bitexact::QLinearLayerNorm", createQLinearLayerNorm},
       {"com.microsoft::QLinearSigmoid", createQLinearSigmoid},
       {"com.microsoft::QLinearLeakyRelu", createQLinearLeakyRelu},
       {"com.microsoft::QLinearSoftmax", createQLinearSoftmax},
