@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On a GPU machine with CUDA and CMake (no Node needed): builds the CUDA backend for this GPU,
 # runs the byte-equality tests (test/native/cuda_ops.cpp) and the bench (bench/cuda/cuda_bench.cu).
-# Usage: scripts/device-cuda-check.sh [MODELS_DIR] [--quick]; logs go to $OUT (or ./device-out).
+# Usage: scripts/device-cuda-check.sh [MODELS_DIR] [--quick|--tests-only]; logs go to $OUT (or ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 models=${1:-../shared/models}
@@ -33,6 +33,7 @@ else
   grep -E "error" -A3 "$out/build.log" | head -60
   status=1
 fi
+[ "$quick" = "--tests-only" ] && exit $status
 if cmake --build build-gpu -j "$(nproc)" --target bitexact_cuda_bench >>"$out/build.log" 2>&1; then
   timeout 300 build-gpu/bitexact_cuda_bench "$models" models $quick 2>&1 | tee "$out/bench.md"
 else

@@ -311,6 +311,38 @@ function resize(name, attrs, scales) {
 resize('resize_nearest_half_pixel', {}, [1, 1, 2, 1.5]);
 resize('resize_nearest_asymmetric_floor', { coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, [1, 1, 0.6, 2.3]);
 
+// Transformer ops: activation x activation MatMul and integer LayerNormalization.
+cases.matmul_activations_broadcast = {
+  inputs: [{ name: 'a', dtype: 'int8', shape: [2, 1, 9, 40] }, { name: 'b', dtype: 'int8', shape: [3, 40, 7] }],
+  outputs: [{ name: 'y', dtype: 'int8' }],
+  initializers: { as: scalar('float32', 0.05), az: scalar('int8', -2), bs: scalar('float32', 0.04), bz: scalar('int8', 5), ys: scalar('float32', 0.6), yz: scalar('int8', 1) },
+  nodes: [{ op: 'QLinearMatMul', inputs: ['a', 'as', 'az', 'b', 'bs', 'bz', 'ys', 'yz'], outputs: ['y'] }],
+};
+cases.matmulinteger_activations = {
+  inputs: [{ name: 'a', dtype: 'uint8', shape: [4, 13, 21] }, { name: 'b', dtype: 'uint8', shape: [4, 21, 6] }],
+  outputs: [{ name: 'y', dtype: 'int32' }],
+  initializers: { az: scalar('uint8', 120), bz: scalar('uint8', 7) },
+  nodes: [{ op: 'MatMulInteger', inputs: ['a', 'b', 'az', 'bz'], outputs: ['y'] }],
+};
+function layerNorm(name, type, n, eps, bias) {
+  cases[name] = {
+    inputs: [{ name: 'x', dtype: type, shape: [3, 5, n] }],
+    outputs: [{ name: 'y', dtype: type }],
+    initializers: {
+      xs: scalar('float32', 0.04), xz: scalar(type, type === 'int8' ? -4 : 130), ys: scalar('float32', 0.03), yz: scalar(type, type === 'int8' ? 2 : 125),
+      gamma: rawTensor('float32', [n], Array.from({ length: n }, () => 0.5 + random())), beta: rawTensor('float32', [n], Array.from({ length: n }, () => random() - 0.5)),
+    },
+    nodes: [
+      { op: 'DequantizeLinear', inputs: ['x', 'xs', 'xz'], outputs: ['xf'] },
+      { op: 'LayerNormalization', inputs: ['xf', 'gamma', ...(bias ? ['beta'] : [])], outputs: ['yf'], attrs: { axis: -1, epsilon: { float: eps } } },
+      { op: 'QuantizeLinear', inputs: ['yf', 'ys', 'yz'], outputs: ['y'] },
+    ],
+  };
+}
+layerNorm('layernorm_u8', 'uint8', 37, 1e-5, true);
+layerNorm('layernorm_s8_bert_width', 'int8', 768, 1e-12, true);
+layerNorm('layernorm_eps0_no_bias', 'uint8', 16, 0, false);
+
 fs.mkdirSync(outDir, { recursive: true });
 for (const f of fs.readdirSync(outDir)) if (f.endsWith('.onnx')) fs.rmSync(path.join(outDir, f));
 for (const [name, spec] of Object.entries(cases)) {

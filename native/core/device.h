@@ -202,6 +202,36 @@ struct AveragePoolDeviceArgs {
   uint8_t* output = nullptr;
 };
 
+// QLinearMatMul / MatMulInteger with a run-time B: per batch, A and B offsets (elements, device
+// tables); acc = sum_k (a - za)(b - zb), requantised or stored as int32.
+struct DynamicMatMulDeviceArgs {
+  int64_t batches = 0, m = 0, k = 0, n = 0;
+  const int64_t* aOffsets = nullptr;
+  const int64_t* bOffsets = nullptr;
+  bool aSigned = false, bSigned = false;
+  int32_t za = 0, zb = 0;
+  bool requantize = true;
+  Multiplier multiplier;
+  int32_t zy = 0;
+  QRange range = kRangeU8;
+  const uint8_t* a = nullptr;
+  const uint8_t* b = nullptr;
+  uint8_t* output = nullptr;
+};
+
+// bitexact::QLinearLayerNorm: rows of n centred inputs (ops_layernorm.cpp has the formula).
+struct LayerNormDeviceArgs {
+  const int64_t* hostGamma = nullptr;  // [n], Q24 multiples of the output scale
+  const int64_t* hostBeta = nullptr;   // [n]
+  uint64_t epsQ32 = 0;
+  int64_t rows = 0, n = 0;
+  bool inputSigned = false;
+  int32_t zx = 0, zy = 0;
+  QRange range = kRangeU8;
+  const uint8_t* input = nullptr;
+  uint8_t* output = nullptr;
+};
+
 // Per-run device state: one stream, stream-ordered allocations, the model's cached constants.
 class DeviceContext {
  public:
@@ -228,6 +258,8 @@ class DeviceContext {
   virtual void axisGather(const AxisGatherDeviceArgs& args) = 0;
   virtual void softmax(const SoftmaxDeviceArgs& args) = 0;
   virtual void averagePool(const AveragePoolDeviceArgs& args) = 0;
+  virtual void dynamicMatMul(const DynamicMatMulDeviceArgs& args) = 0;
+  virtual void layerNorm(const LayerNormDeviceArgs& args) = 0;
 };
 
 // Constants of one model on one device (weights, tables): created by the backend, owned by the

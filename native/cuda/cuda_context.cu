@@ -110,6 +110,8 @@ class CudaRunContext : public DeviceContext {
   void axisGather(const AxisGatherDeviceArgs& a) override;
   void softmax(const SoftmaxDeviceArgs& a) override;
   void averagePool(const AveragePoolDeviceArgs& a) override;
+  void dynamicMatMul(const DynamicMatMulDeviceArgs& a) override;
+  void layerNorm(const LayerNormDeviceArgs& a) override;
 
  private:
   void launched(const char* what) { check(cudaGetLastError(), what); }
@@ -365,6 +367,18 @@ void CudaRunContext::softmax(const SoftmaxDeviceArgs& a) {
 void CudaRunContext::averagePool(const AveragePoolDeviceArgs& a) {
   launchAveragePool(a, constants_.array(a.hostMultipliers, 'M', size_t(a.kernel[0] * a.kernel[1] + 1)), stream_->stream);
   launched("average-pool kernel");
+}
+
+void CudaRunContext::dynamicMatMul(const DynamicMatMulDeviceArgs& a) {
+  if (a.batches * a.m * a.n == 0) return;
+  launchDynamicMatMul(a, stream_->stream);
+  launched("matmul kernel");
+}
+
+void CudaRunContext::layerNorm(const LayerNormDeviceArgs& a) {
+  if (a.rows * a.n == 0) return;
+  launchLayerNorm(a, constants_.array(a.hostGamma, 'G', size_t(a.n)), constants_.array(a.hostBeta, 'B', size_t(a.n)), stream_->stream);
+  launched("layer-norm kernel");
 }
 
 CudaStatus probe() {

@@ -58,5 +58,7 @@ void launchMean(const MeanDeviceArgs& a, cudaStream_t stream);
 void launchAxisGather(const AxisGatherDeviceArgs& a, cudaStream_t stream);
 void launchSoftmax(const SoftmaxDeviceArgs& a, const uint64_t* exps, cudaStream_t stream);
 void launchAveragePool(const AveragePoolDeviceArgs& a, const Multiplier* multipliers, cudaStream_t stream);
+void launchDynamicMatMul(const DynamicMatMulDeviceArgs& a, cudaStream_t stream);
+void launchLayerNorm(const LayerNormDeviceArgs& a, const int64_t* gamma, const int64_t* beta, cudaStream_t stream);
 
 }  // namespace bx::cuda

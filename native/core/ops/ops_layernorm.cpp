@@ -12,6 +12,7 @@
 #include <cmath>
 #include <memory>
 
+#include "../device.h"
 #include "../qparams.h"
 #include "ops_common.h"
 
@@ -27,18 +28,25 @@ class QLinearLayerNormOp : public Op {
       : x_(std::move(x)), y_(std::move(y)), gamma_(std::move(gamma)), beta_(std::move(beta)), epsQ32_(epsQ32), axis_(axis),
         where_(std::move(where)) {}
 
-  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
-    const Tensor& x = *in[0];
-    if (x.dtype != x_.dtype) fail(ErrorCode::Input, where_ + ": input is " + dtypeName(x.dtype) + ", expected " + dtypeName(x_.dtype));
-    const int64_t rank = int64_t(x.shape.size());
+  // Checks the input; its rows and their length.
+  void rowsOf(DType dtype, const Shape& shape, int64_t* rows, int64_t* n) const {
+    if (dtype != x_.dtype) fail(ErrorCode::Input, where_ + ": input is " + dtypeName(dtype) + ", expected " + dtypeName(x_.dtype));
+    const int64_t rank = int64_t(shape.size());
     const int64_t axis = normalizeAxis(axis_, rank, "LayerNormalization");
-    int64_t rows = 1, n = 1;
-    for (int64_t d = 0; d < rank; ++d) (d < axis ? rows : n) *= x.shape[size_t(d)];
-    if (n != int64_t(gamma_.size())) {
-      fail(ErrorCode::Input, where_ + ": normalises " + std::to_string(n) + " elements per row but the scale has " +
+    *rows = 1;
+    *n = 1;
+    for (int64_t d = 0; d < rank; ++d) (d < axis ? *rows : *n) *= shape[size_t(d)];
+    if (*n != int64_t(gamma_.size())) {
+      fail(ErrorCode::Input, where_ + ": normalises " + std::to_string(*n) + " elements per row but the scale has " +
                                  std::to_string(gamma_.size()));
     }
-    if (n > kMaxRow) fail(ErrorCode::OverflowBound, where_ + ": rows longer than 2^20 elements");
+    if (*n > kMaxRow) fail(ErrorCode::OverflowBound, where_ + ": rows longer than 2^20 elements");
+  }
+
+  void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
+    const Tensor& x = *in[0];
+    int64_t rows, n;
+    rowsOf(x.dtype, x.shape, &rows, &n);
     Tensor y = ctx.allocate(y_.dtype, x.shape);
     const bool isSigned = x.dtype == DType::Int8;
     const int32_t zx = x_.zeroPoints[0], zy = y_.zeroPoints[0];
@@ -74,6 +82,27 @@ class QLinearLayerNormOp : public Op {
       }
     });
     out[0] = std::move(y);
+  }
+
+ bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& x = *in[0];
+    LayerNormDeviceArgs a;
+    rowsOf(x.dtype, x.shape, &a.rows, &a.n);
+    DeviceTensor y = ctx.allocate(y_.dtype, x.shape);
+    a.hostGamma = gamma_.data();
+    a.hostBeta = beta_.data();
+    a.epsQ32 = epsQ32_;
+    a.inputSigned = x.dtype == DType::Int8;
+    a.zx = x_.zeroPoints[0];
+    a.zy = y_.zeroPoints[0];
+    a.range = y_.range();
+    a.input = x.data();
+    a.output = y.data();
+    ctx.layerNorm(a);
+    out[0] = std::move(y);
+    return true;
   }
 
  private:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "../device.h"
 #include "../qparams.h"
 #include "broadcast.h"
 #include "ops_common.h"
@@ -23,45 +24,66 @@ class DynamicMatMulOp : public Op {
 
   static constexpr DType kTypeOfInput = DType::Float32;
 
+  // Checks types, shapes and the overflow bound; the output shape, the GEMM sizes and, per
+  // output batch, the batch of A and of B it reads.
+  struct Plan {
+    DType bType;
+    Shape outShape;
+    int64_t m = 0, k = 0, n = 0, batches = 0, bBatches = 0;
+    std::vector<int64_t> aIndex, bIndex;
+  };
+
+  Plan plan(DType aDtype, const Shape& aShape, DType bDtype, const Shape& bShape) const {
+    Plan p;
+    p.bType = bType_ == kTypeOfInput ? bDtype : bType_;
+    if (aDtype != aType_ || bDtype != p.bType || (p.bType != DType::UInt8 && p.bType != DType::Int8)) {
+      fail(ErrorCode::Input, where_ + ": inputs are " + dtypeName(aDtype) + " x " + dtypeName(bDtype) + ", expected " +
+                                 dtypeName(aType_) + " x " + (bType_ == kTypeOfInput ? "uint8 or int8" : dtypeName(bType_)));
+    }
+    if (aShape.size() < 2 || bShape.size() < 2) {
+      fail(ErrorCode::Input, where_ + ": both inputs need rank >= 2 (got " + shapeToString(aShape) + " and " + shapeToString(bShape) + ")");
+    }
+    p.m = aShape[aShape.size() - 2];
+    p.k = aShape.back();
+    p.n = bShape.back();
+    if (bShape[bShape.size() - 2] != p.k) {
+      fail(ErrorCode::Input, where_ + ": " + shapeToString(aShape) + " x " + shapeToString(bShape) + ": inner dimensions differ");
+    }
+    // Contract rule 4 for a K known only now: every term is at most max|a - za| * max|b - zb|.
+    const int64_t bound = p.k * maxCenteredMagnitude(rangeOf(aType_), za_) * maxCenteredMagnitude(rangeOf(p.bType), zb_);
+    if (bound > kInt32Max) {
+      fail(ErrorCode::OverflowBound, where_ + ": K = " + std::to_string(p.k) + " could reach |acc| = " + std::to_string(bound) +
+                                         " > 2^31-1; bitexact refuses products that could overflow int32");
+    }
+    const Shape aBatch(aShape.begin(), aShape.end() - 2), bBatch(bShape.begin(), bShape.end() - 2);
+    const BroadcastPlan batches = planBroadcast(aBatch, bBatch, where_);
+    p.outShape = batches.output;
+    p.outShape.push_back(p.m);
+    p.outShape.push_back(p.n);
+    p.batches = elementCount(batches.output);
+    p.bBatches = elementCount(bBatch);
+    p.aIndex.resize(size_t(p.batches));
+    p.bIndex.resize(size_t(p.batches));
+    forEachBroadcast(batches, 0, p.batches, [&](int64_t i, int64_t ia, int64_t ib) {
+      p.aIndex[size_t(i)] = ia;
+      p.bIndex[size_t(i)] = ib;
+    });
+    return p;
+  }
+
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const Tensor& a = *in[0];
     const Tensor& b = *in[requantize_ ? 3 : 1];
-    const DType bType = bType_ == kTypeOfInput ? b.dtype : bType_;
-    if (a.dtype != aType_ || b.dtype != bType || (bType != DType::UInt8 && bType != DType::Int8)) {
-      fail(ErrorCode::Input, where_ + ": inputs are " + dtypeName(a.dtype) + " x " + dtypeName(b.dtype) + ", expected " +
-                                 dtypeName(aType_) + " x " + (bType_ == kTypeOfInput ? "uint8 or int8" : dtypeName(bType_)));
-    }
-    if (a.shape.size() < 2 || b.shape.size() < 2) {
-      fail(ErrorCode::Input, where_ + ": both inputs need rank >= 2 (got " + shapeToString(a.shape) + " and " + shapeToString(b.shape) + ")");
-    }
-    const int64_t m = a.shape[a.shape.size() - 2], k = a.shape.back(), n = b.shape.back();
-    if (b.shape[b.shape.size() - 2] != k) {
-      fail(ErrorCode::Input, where_ + ": " + shapeToString(a.shape) + " x " + shapeToString(b.shape) + ": inner dimensions differ");
-    }
-    // Contract rule 4 for a K known only now: every term is at most max|a - za| * max|b - zb|.
-    const int64_t bound = k * maxCenteredMagnitude(rangeOf(aType_), za_) * maxCenteredMagnitude(rangeOf(bType), zb_);
-    if (bound > kInt32Max) {
-      fail(ErrorCode::OverflowBound, where_ + ": K = " + std::to_string(k) + " could reach |acc| = " + std::to_string(bound) +
-                                         " > 2^31-1; bitexact refuses products that could overflow int32");
-    }
-    const Shape aBatch(a.shape.begin(), a.shape.end() - 2), bBatch(b.shape.begin(), b.shape.end() - 2);
-    const BroadcastPlan batches = planBroadcast(aBatch, bBatch, where_);
-    Shape outShape = batches.output;
-    outShape.push_back(m);
-    outShape.push_back(n);
-    Tensor y = ctx.allocate(requantize_ ? yType_ : DType::Int32, outShape);
-    const int64_t batchCount = elementCount(batches.output);
-    std::vector<int64_t> aIndex(static_cast<size_t>(batchCount)), bIndex(static_cast<size_t>(batchCount));
-    forEachBroadcast(batches, 0, batchCount, [&](int64_t i, int64_t ia, int64_t ib) {
-      aIndex[size_t(i)] = ia;
-      bIndex[size_t(i)] = ib;
-    });
+    const Plan p = plan(a.dtype, a.shape, b.dtype, b.shape);
+    const DType bType = p.bType;
+    const int64_t m = p.m, k = p.k, n = p.n, batchCount = p.batches, bBatches = p.bBatches;
+    const std::vector<int64_t>& aIndex = p.aIndex;
+    const std::vector<int64_t>& bIndex = p.bIndex;
+    Tensor y = ctx.allocate(requantize_ ? yType_ : DType::Int32, p.outShape);
     const bool aSigned = aType_ == DType::Int8, bSigned = bType == DType::Int8;
     const QRange range = rangeOf(yType_);
     // One task per (batch, output row): centre the row of A, then dot it with every column of a
-    // centred, transposed copy of B (made once per batch of B, on the task that first needs it
-    // would race; so up front, per distinct B batch).
-    const int64_t bBatches = elementCount(bBatch);
+    // centred, transposed copy of B, made up front once per distinct batch of B.
     std::vector<int16_t> bT(size_t(bBatches * n * k));
     parallelRange(ctx.pool, bBatches, 1, [&](int64_t begin, int64_t end) {
       for (int64_t batch = begin; batch < end; ++batch) {
@@ -90,6 +112,42 @@ class DynamicMatMulOp : public Op {
       }
     });
     out[0] = std::move(y);
+  }
+
+ bool hasDeviceKernel() const override { return true; }
+
+  bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    const DeviceTensor& a = *in[0];
+    const DeviceTensor& b = *in[requantize_ ? 3 : 1];
+    const Plan p = plan(a.dtype, a.shape, b.dtype, b.shape);
+    DeviceTensor y = ctx.allocate(requantize_ ? yType_ : DType::Int32, p.outShape);
+    Tensor offsets = makeTensor(DType::Int64, {2, p.batches});
+    for (int64_t i = 0; i < p.batches; ++i) {
+      offsets.mutableData<int64_t>()[i] = p.aIndex[size_t(i)] * p.m * p.k;
+      offsets.mutableData<int64_t>()[p.batches + i] = p.bIndex[size_t(i)] * p.k * p.n;
+    }
+    const DeviceTensor deviceOffsets = ctx.upload(offsets);
+    DynamicMatMulDeviceArgs args;
+    args.batches = p.batches;
+    args.m = p.m;
+    args.k = p.k;
+    args.n = p.n;
+    args.aOffsets = reinterpret_cast<const int64_t*>(deviceOffsets.data());
+    args.bOffsets = args.aOffsets + p.batches;
+    args.aSigned = aType_ == DType::Int8;
+    args.bSigned = p.bType == DType::Int8;
+    args.za = za_;
+    args.zb = zb_;
+    args.requantize = requantize_;
+    args.multiplier = m_;
+    args.zy = zy_;
+    args.range = rangeOf(yType_);
+    args.a = a.data();
+    args.b = b.data();
+    args.output = y.data();
+    ctx.dynamicMatMul(args);
+    out[0] = std::move(y);
+    return true;
   }
 
  private:
