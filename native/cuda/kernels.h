@@ -16,6 +16,14 @@ constexpr int64_t kTileDepth = 64;
 
 inline int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// The one-thread-per-element kernels: blocks of kBlock threads, a grid covering `count` threads
+// up to a cap (the kernels loop with a grid stride beyond it).
+constexpr int kBlock = 256;
+inline dim3 gridFor(int64_t count, int block = kBlock) {
+  const int64_t blocks = (count + block - 1) / block;
+  return dim3(unsigned(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16));
+}
+
 // Device copies of one linear layer's constants; weights zero-padded to [rowsPadded][depthPadded].
 struct LinearConstants {
   const int8_t* weights = nullptr;

@@ -8,14 +8,6 @@
 namespace bx::cuda {
 namespace {
 
-constexpr int kBlock = 256;
-
-// A grid covering `count` threads, capped (the kernels loop with a grid stride).
-dim3 gridFor(int64_t count) {
-  const int64_t blocks = (count + kBlock - 1) / kBlock;
-  return dim3(unsigned(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16));
-}
-
 #define BX_GRID_STRIDE(i, count) \
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (count); i += int64_t(gridDim.x) * blockDim.x)
 

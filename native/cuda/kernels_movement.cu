@@ -8,13 +8,6 @@
 namespace bx::cuda {
 namespace {
 
-constexpr int kBlock = 256;
-
-dim3 gridFor(int64_t count) {
-  const int64_t blocks = (count + kBlock - 1) / kBlock;
-  return dim3(unsigned(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16));
-}
-
 template <typename T>
 __global__ void axisGatherKernel(AxisGatherDeviceArgs a) {
   const T* x = reinterpret_cast<const T*>(a.input);

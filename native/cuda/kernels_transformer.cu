@@ -8,13 +8,6 @@
 namespace bx::cuda {
 namespace {
 
-constexpr int kBlock = 256;
-
-dim3 gridFor(int64_t count) {
-  const int64_t blocks = (count + kBlock - 1) / kBlock;
-  return dim3(unsigned(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16));
-}
-
 __device__ __forceinline__ int32_t centred(const uint8_t* data, bool isSigned, int64_t i, int32_t zero) {
   return (isSigned ? int32_t(int8_t(data[i])) : int32_t(data[i])) - zero;
 }
@@ -67,7 +60,7 @@ void launchDynamicMatMul(const DynamicMatMulDeviceArgs& a, cudaStream_t stream) 
 }
 
 void launchLayerNorm(const LayerNormDeviceArgs& a, const int64_t* gamma, const int64_t* beta, cudaStream_t stream) {
-  layerNormKernel<<<gridFor(a.rows), 64, 0, stream>>>(a, gamma, beta);
+  layerNormKernel<<<gridFor(a.rows, 64), 64, 0, stream>>>(a, gamma, beta);
 }
 
 }  // namespace bx::cuda

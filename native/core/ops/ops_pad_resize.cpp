@@ -9,6 +9,20 @@
 namespace bx {
 namespace {
 
+// Inputs 1.. of a device op (pads, scales, sizes: a few numbers) as host tensors in `storage`;
+// input 0 (the data) stays on the device and is null here.
+std::vector<const Tensor*> auxiliaryInputsOnHost(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in,
+                                                 std::vector<Tensor>* storage) {
+  storage->assign(in.size(), Tensor());
+  std::vector<const Tensor*> hostIn(in.size(), nullptr);
+  for (size_t i = 1; i < in.size(); ++i) {
+    if (!in[i]) continue;
+    (*storage)[i] = ctx.download(*in[i]);
+    hostIn[i] = &(*storage)[i];
+  }
+  return hostIn;
+}
+
 // The device form: per-dimension input offsets from the per-dimension source indices.
 bool gatherByAxisIndicesOnDevice(DeviceContext& ctx, const DeviceTensor& x, DeviceTensor& y,
                                  const std::vector<std::vector<int64_t>>& sources, const uint8_t* fill) {
@@ -115,13 +129,8 @@ class PadOp : public Op {
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
-    std::vector<Tensor> host(in.size());  // pads, value, axes: small, read on the host
-    std::vector<const Tensor*> hostIn(in.size(), nullptr);
-    for (size_t i = 1; i < in.size(); ++i) {
-      if (!in[i]) continue;
-      host[i] = ctx.download(*in[i]);
-      hostIn[i] = &host[i];
-    }
+    std::vector<Tensor> host;  // pads, value, axes: small, read on the host
+    const std::vector<const Tensor*> hostIn = auxiliaryInputsOnHost(ctx, in, &host);
     std::vector<std::vector<int64_t>> sources;
     std::vector<uint8_t> fill;
     const Shape shape = plan(x.dtype, x.shape, hostIn, &sources, &fill);
@@ -191,13 +200,8 @@ class ResizeNearestOp : public Op {
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
-    std::vector<Tensor> host(in.size());  // roi, scales, sizes: small, read on the host
-    std::vector<const Tensor*> hostIn(in.size(), nullptr);
-    for (size_t i = 1; i < in.size(); ++i) {
-      if (!in[i]) continue;
-      host[i] = ctx.download(*in[i]);
-      hostIn[i] = &host[i];
-    }
+    std::vector<Tensor> host;  // roi, scales, sizes: small, read on the host
+    const std::vector<const Tensor*> hostIn = auxiliaryInputsOnHost(ctx, in, &host);
     std::vector<std::vector<int64_t>> sources;
     const Shape shape = plan(x.shape, hostIn, &sources);
     DeviceTensor y = ctx.allocate(x.dtype, shape);
