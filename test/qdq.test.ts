@@ -185,11 +185,13 @@ describe('QDQ patterns', () => {
     expect(error.message).toMatch(/the_sin/);
   });
 
-  // Tanh (integer exp), Erf and GELU (integer erf series): whole domains against float64.
+  // Tanh and SiLU (integer exp), Erf and GELU (integer erf series): whole domains against float64.
   const TABLE_FUNCTIONS: [string, (x: number) => number, [ 'int8' | 'uint8', number, number, number, number][]][] = [
     ['Tanh', Math.tanh, [['int8', 0.03, -5, 1 / 127, 0], ['uint8', 0.05, 128, 1 / 128, 128], ['int8', 0.2, 0, 0.01, 3]]],
     ['Erf', erf64, [['int8', 0.02, 0, 1 / 127, 0], ['uint8', 0.03, 120, 1 / 128, 128], ['int8', 0.3, 10, 0.008, -2]]],
     ['Gelu', (x) => (x * (1 + erf64(x / Math.SQRT2))) / 2, [['int8', 0.05, 0, 0.05, -20], ['uint8', 0.04, 100, 0.025, 10], ['int8', 0.5, -3, 0.4, -1]]],
+    // SiLU has no ONNX op: the graph is Mul(v, Sigmoid(v)), recognised as one function of v.
+    ['SiLU', (x) => x / (1 + Math.exp(-x)), [['int8', 0.05, 0, 0.05, -20], ['uint8', 0.04, 100, 0.02, 30], ['int8', 0.4, -3, 0.3, -5]]],
   ];
   for (const [op, fn, cases] of TABLE_FUNCTIONS) it(`${op} over the whole int8 and uint8 domains is within 1 LSB of float64`, async () => {
     for (const [dtype, xs, xz, ys, yz] of cases) {
@@ -199,7 +201,9 @@ describe('QDQ patterns', () => {
         inputs: [{ name: 'x', dtype, shape: [256] }],
         outputs: [{ name: 'y', dtype }],
         initializers: Object.fromEntries([f32('xs', xs), ['xz', tensorValue(dtype, [], [xz])], f32('ys', ys), ['yz', tensorValue(dtype, [], [yz])]]),
-        nodes: [dq('x', 'xs', 'xz', 'f'), { op, inputs: ['f'], outputs: ['g'], ...(op === 'Gelu' ? { domain: 'com.microsoft' } : {}) }, q('g', 'ys', 'yz', 'y')],
+        nodes: op === 'SiLU'
+          ? [dq('x', 'xs', 'xz', 'f'), { op: 'Sigmoid', inputs: ['f'], outputs: ['s'] }, { op: 'Mul', inputs: ['s', 'f'], outputs: ['g'] }, q('g', 'ys', 'yz', 'y')]
+          : [dq('x', 'xs', 'xz', 'f'), { op, inputs: ['f'], outputs: ['g'], ...(op === 'Gelu' ? { domain: 'com.microsoft' } : {}) }, q('g', 'ys', 'yz', 'y')],
       };
       const all = Array.from({ length: 256 }, (_, i) => lo + i);
       const data = dtype === 'int8' ? Int8Array.from(all) : Uint8Array.from(all);

@@ -52,6 +52,19 @@ int32_t signedQuantize(uint64_t magnitudeQ40, bool negative, float outScale, int
 }
 }  // namespace
 
+Tensor siluTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero) {
+  const QRange out = rangeOf(outType);
+  return buildTable(inType, outType, [&](int32_t v) {
+    const int32_t centred = v - inZero;
+    const uint64_t r = realMagnitudeQ40(centred, inScale);  // |x| in Q40
+    const uint64_t e = expNegQ40(r);                         // e^-|x| in Q40
+    // x >= 0: x sigmoid(x) = |x| / (1 + e^-|x|); x < 0: -|x| e^-|x| / (1 + e^-|x|).
+    const uint64_t numerator = centred >= 0 ? r : uint64_t(((unsigned __int128)r * e) >> kExpFractionBits);
+    const int32_t magnitude = quantizeRatio(numerator, kExpOne + e, outScale, 0, QRange{0, int32_t(1) << 30});
+    return saturate(int64_t(outZero) + (centred >= 0 ? magnitude : -magnitude), out.lo, out.hi);
+  });
+}
+
 Tensor erfTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero) {
   const QRange out = rangeOf(outType);
   return buildTable(inType, outType, [&](int32_t v) {

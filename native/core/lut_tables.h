@@ -24,6 +24,10 @@ Tensor tanhTable(DType inType, float inScale, int32_t inZero, DType outType, flo
 // is computed in Q40, quantised once with round-half-even, and the sign applied (erf is odd).
 Tensor erfTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
 Tensor geluTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
+// SiLU / Swish, x * sigmoid(x), from the integer exp: with R = |x - zx| * sx in Q40 and
+// e = e^-R, the magnitude is R / (1 + e) for x >= 0 and floor(R e / 2^40) / (1 + e) for x < 0,
+// quantised once with round-half-even, then the sign applied.
+Tensor siluTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
 // table[v - lo(x)] = requantize(v - zx, sx / sy, zy): moving a tensor to another scale.
 Tensor requantizeTable(DType inType, float inScale, int32_t inZero, DType outType, float outScale, int32_t outZero);
 

@@ -325,16 +325,29 @@ std::optional<std::function<float(float)>> elementwiseFunction(const QdqGraph& g
   return std::nullopt;
 }
 
+// Mul(v, Sigmoid(v)) in either order: SiLU / Swish of v.
+bool isSilu(const QdqGraph& g, const onnx::Node& op) {
+  if (!isStandardOp(op, "Mul") || op.inputs.size() != 2) return false;
+  for (int i = 0; i < 2; ++i) {
+    const onnx::Node* s = g.producer(op.inputs[size_t(1 - i)]);
+    if (s && isStandardOp(*s, "Sigmoid") && !s->inputs.empty() && s->inputs[0] == op.inputs[size_t(i)]) return true;
+  }
+  return false;
+}
+
 std::optional<onnx::Node> fuseLut(QdqGraph& g, const onnx::Node& op, const QuantInfo& out) {
+  const bool silu = isSilu(g, op);
   const bool sigmoid = isStandardOp(op, "Sigmoid"), tanh = isStandardOp(op, "Tanh"), erf = isStandardOp(op, "Erf");
   // GELU: the opset-20 op (exact form only) or com.microsoft Gelu.
   const onnx::Attribute* approximate = op.attribute("approximate");
   const bool gelu = ((isStandardOp(op, "Gelu") && (!approximate || approximate->s == "none")) ||
                      (op.opType == "Gelu" && op.domain == "com.microsoft"));
-  const bool integer = sigmoid || tanh || erf || gelu;
+  const bool integer = sigmoid || tanh || erf || gelu || silu;
   const auto f = integer ? std::nullopt : elementwiseFunction(g, op);
   if ((!f && !integer) || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
-  const auto x = dequantizedActivation(g, op.inputs[0]);
+  // SiLU's Mul has the dequantised input on one side and the Sigmoid on the other.
+  const std::string& source = silu && g.producer(op.inputs[0]) && isStandardOp(*g.producer(op.inputs[0]), "Sigmoid") ? op.inputs[1] : op.inputs[0];
+  const auto x = dequantizedActivation(g, source);
   if (!x || (out.dtype != DType::UInt8 && out.dtype != DType::Int8)) return std::nullopt;
   onnx::Node fused;
   fused.name = op.name;
@@ -347,6 +360,7 @@ std::optional<onnx::Node> fuseLut(QdqGraph& g, const onnx::Node& op, const Quant
                                                  : tanh  ? tanhTable(x->dtype, sx, zx, out.dtype, sy, zy)
                                                  : erf   ? erfTable(x->dtype, sx, zx, out.dtype, sy, zy)
                                                  : gelu  ? geluTable(x->dtype, sx, zx, out.dtype, sy, zy)
+                                                 : silu  ? siluTable(x->dtype, sx, zx, out.dtype, sy, zy)
                                                          : floatFunctionTable(x->dtype, sx, zx, out.dtype, sy, zy, *f)));
   return fused;
 }
