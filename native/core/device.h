@@ -120,7 +120,6 @@ struct QuantizeDeviceArgs {
   QRange range = kRangeU8;
   const float* input = nullptr;
   uint8_t* output = nullptr;
-  int32_t* nonFiniteIndex = nullptr;  // device int, receives the smallest non-finite index (or stays)
 };
 
 // DequantizeLinear of an integer tensor (u8/s8/u16/s16/int32) to float32.

@@ -120,9 +120,9 @@ std::vector<NamedTensor> CompiledModel::runOnDevice(DeviceBackend& device, const
       } catch (const Error& e) {
         named(step, e);
       }
-      const DeviceTensor firstDevice = firstOnDeviceOnly || (!step.inputs.empty() && step.inputs[0] >= 0 && slots[size_t(step.inputs[0])].onDevice)
-                                           ? slots[size_t(step.inputs[0])].device
-                                           : DeviceTensor();
+      // Input 0's device bytes, for views of it (empty when it lives on the host only).
+      const bool firstOnDevice = !step.inputs.empty() && step.inputs[0] >= 0 && slots[size_t(step.inputs[0])].onDevice;
+      const DeviceTensor firstDevice = firstOnDevice ? slots[size_t(step.inputs[0])].device : DeviceTensor();
       for (size_t i = 0; i < step.outputs.size(); ++i) {
         if (step.outputs[i] < 0) continue;
         Slot& s = slots[size_t(step.outputs[i])];

@@ -116,6 +116,7 @@ class CudaRunContext : public DeviceContext {
  private:
   void launched(const char* what) { check(cudaGetLastError(), what); }
   void* pinned(size_t bytes);  // staging valid until the next synchronize()
+  void releaseStaging();       // the stream must have finished with the staging buffers
   void synchronize();
 
   CudaBackend& backend_;
@@ -191,13 +192,17 @@ CudaRunContext::CudaRunContext(CudaBackend& backend, CudaConstants& constants, i
 
 CudaRunContext::~CudaRunContext() {
   cudaStreamSynchronize(stream_->stream);
+  releaseStaging();
+}
+
+void CudaRunContext::releaseStaging() {
   for (const auto& buffer : staging_) backend_.releasePinned(buffer);
+  staging_.clear();
 }
 
 void CudaRunContext::synchronize() {
   check(cudaStreamSynchronize(stream_->stream), "a kernel failed");
-  for (const auto& buffer : staging_) backend_.releasePinned(buffer);
-  staging_.clear();
+  releaseStaging();
 }
 
 void* CudaRunContext::pinned(size_t bytes) {
@@ -261,9 +266,8 @@ Tensor CudaRunContext::download(const DeviceTensor& device) {
   void* staging = pinned(bytes);
   check(cudaMemcpyAsync(staging, device.data(), bytes, cudaMemcpyDeviceToHost, stream_->stream), "download");
   check(cudaStreamSynchronize(stream_->stream), "a kernel failed");
-  std::memcpy(t.buffer->data(), staging, bytes);
-  for (const auto& buffer : staging_) backend_.releasePinned(buffer);
-  staging_.clear();
+  std::memcpy(t.buffer->data(), staging, bytes);  // before the staging goes back to the pool
+  releaseStaging();
   return t;
 }
 
