@@ -74,6 +74,13 @@ std::vector<int64_t> BuildContext::attrInts(const char* name) const {
   return a->ints;
 }
 
+std::vector<float> BuildContext::attrFloats(const char* name) const {
+  const onnx::Attribute* a = node.attribute(name);
+  if (!a) return {};
+  if (a->kind != onnx::Attribute::Kind::Floats) invalid(std::string("attribute ") + name + " must be a list of floats");
+  return a->floats;
+}
+
 std::string BuildContext::where() const {
   const std::string op = node.domain.empty() || node.domain == "ai.onnx" ? node.opType : node.domain + "::" + node.opType;
   return "node '" + (node.name.empty() ? (node.outputs.empty() ? std::string("?") : node.outputs[0]) : node.name) +

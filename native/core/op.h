@@ -86,6 +86,7 @@ class BuildContext {
   float attrFloat(const char* name, float fallback) const;
   std::string attrString(const char* name, const std::string& fallback) const;
   std::vector<int64_t> attrInts(const char* name) const;  // empty when absent
+  std::vector<float> attrFloats(const char* name) const;  // empty when absent
   bool hasAttr(const char* name) const { return node.attribute(name) != nullptr; }
 
   std::string where() const;  // "node 'conv1' (QLinearConv)"

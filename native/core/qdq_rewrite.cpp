@@ -12,6 +12,7 @@
 //   DQ(x) -> ReduceMean (one or more) -> Q             -> bitexact QLinearReduceMean
 //   DQ(x) -> AveragePool -> Q                          -> com.microsoft QLinearAveragePool
 //   DQ(x) -> Softmax -> Q                              -> com.microsoft QLinearSoftmax
+//   DQ(x), mask bias -> Add -> Softmax -> Q            -> bitexact QLinearMaskedSoftmax (attention_mask.h)
 //   DQ(x_i)... -> Concat -> Q                          -> com.microsoft QLinearConcat
 //   DQ(x) -> Sigmoid | Tanh | Erf | Gelu | HardSwish | HardSigmoid | Relu | Clip | LeakyRelu -> Q -> bitexact QLinearLut
 //   DQ(x) -> MaxPool | Reshape | Flatten | Squeeze | Unsqueeze | Transpose | Slice | Gather |
@@ -25,6 +26,7 @@
 #include <functional>
 #include <optional>
 
+#include "attention_mask.h"
 #include "graph.h"
 #include "lut_tables.h"
 #include "numerics.h"
@@ -386,6 +388,36 @@ std::optional<onnx::Node> fuseSingleInput(QdqGraph& g, const onnx::Node& op, con
   return fused;
 }
 
+// DQ(x) + bias -> Softmax -> Q, the bias an additive attention mask computed from a graph input:
+// the keep mask's nodes go to `extra` (they run before the fused node). `keeps` maps each bias
+// already turned into a keep mask to it (layers share one mask).
+std::optional<onnx::Node> fuseMaskedSoftmax(QdqGraph& g, const onnx::Node& op, const QuantInfo& out, std::vector<onnx::Node>* extra,
+                                            std::map<std::string, std::string>* keeps) {
+  if (!isStandardOp(op, "Softmax") || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
+  const onnx::Node* add = g.producer(op.inputs[0]);
+  if (!add || !isStandardOp(*add, "Add") || add->inputs.size() != 2 || !g.singleUse(op.inputs[0])) return std::nullopt;
+  for (int side = 0; side < 2; ++side) {
+    const auto x = dequantizedActivation(g, add->inputs[size_t(side)]);
+    if (!x || x->dtype != out.dtype) continue;
+    const std::string& bias = add->inputs[size_t(1 - side)];
+    std::vector<onnx::Node> nodes;
+    const auto known = keeps->find(bias);
+    const auto keep = known != keeps->end() ? std::optional<std::string>(known->second) : buildMaskKeep(g, bias, &nodes);
+    if (!keep) continue;
+    (*keeps)[bias] = *keep;
+    onnx::Node fused;
+    fused.name = op.name;
+    fused.opType = "QLinearMaskedSoftmax";
+    fused.domain = "bitexact";
+    fused.inputs = {x->value, x->scale, x->zeroPoint, out.scale, out.zeroPoint, *keep};
+    const onnx::Attribute* axis = op.attribute("axis");
+    fused.attributes.push_back(intAttr("axis", axis ? axis->i : -1));
+    *extra = std::move(nodes);
+    return fused;
+  }
+  return std::nullopt;
+}
+
 std::optional<onnx::Node> fuseConcat(QdqGraph& g, const onnx::Node& op, const QuantInfo& out) {
   if (!isStandardOp(op, "Concat") || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
   onnx::Node fused;
@@ -579,6 +611,7 @@ void rewriteQdqPatterns(onnx::Graph& graph, int64_t opset) {
   foldSimpleConstants(g);
   removeNoOpCasts(g);
   rewriteShapeOfDequantize(g);
+  std::map<std::string, std::string> maskKeeps;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const onnx::Node q = graph.nodes[i];
     if (!isQuantize(q) || q.outputs.size() != 1) continue;
@@ -587,6 +620,7 @@ void rewriteQdqPatterns(onnx::Graph& graph, int64_t opset) {
     bool throughActivation = false;
     const onnx::Node* op = opBeforeQuantize(g, q, *out, &throughActivation);
     std::optional<onnx::Node> fused;
+    std::vector<onnx::Node> extra;  // nodes the fused one reads, inserted before it
     if (op) {
       const onnx::Node opCopy = *op;
       fused = fuseLinear(g, opCopy, *out);
@@ -594,6 +628,7 @@ void rewriteQdqPatterns(onnx::Graph& graph, int64_t opset) {
       if (!fused && !throughActivation) {
         fused = fuseGlobalAveragePool(g, opCopy, *out);
         if (!fused) fused = fuseLut(g, opCopy, *out);
+        if (!fused && opset >= 13) fused = fuseMaskedSoftmax(g, opCopy, *out, &extra, &maskKeeps);
         if (!fused) fused = fuseSingleInput(g, opCopy, *out, opset);
         if (!fused) fused = fuseConcat(g, opCopy, *out);
         if (!fused) fused = fuseLayerNorm(g, opCopy, *out);
@@ -606,6 +641,8 @@ void rewriteQdqPatterns(onnx::Graph& graph, int64_t opset) {
     fused->outputs = q.outputs;
     if (fused->name.empty()) fused->name = q.name.empty() ? q.outputs[0] : q.name;
     graph.nodes[i] = *fused;
+    graph.nodes.insert(graph.nodes.begin() + std::ptrdiff_t(i), extra.begin(), extra.end());
+    i += extra.size();
     g.reindex();
   }
 }

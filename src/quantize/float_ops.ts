@@ -1,4 +1,4 @@
-// Float32 reference implementations of the ONNX ops found in float CNNs and MLPs, for calibration
+// Float32 reference implementations of the ONNX ops found in float CNNs, MLPs and transformers, for calibration
 // only: they decide quantisation ranges, never an output bit of a bitexact run. Accumulation is in
 // float64, results are rounded to float32. Layout NCHW.
 import { BitexactError } from '../errors.js';
@@ -199,22 +199,90 @@ function pool(kind: 'max' | 'avg'): FloatOp {
   };
 }
 
-/** [..., M, K] x [K, N] (B may also carry the same leading dims). */
+/** numpy matmul: [..., M, K] x [..., K, N] with the leading (batch) dims broadcast; 1-D operands promoted. */
 function matmul(node: OnnxNode, a: FloatTensor, b: FloatTensor): FloatTensor {
-  const K = a.dims[a.dims.length - 1];
-  const M = count(a.dims) / K;
-  if (b.dims.length !== 2 || b.dims[0] !== K) unsupported(node, `MatMul of [${a.dims}] by [${b.dims}] (a 2-D right-hand side is supported)`);
-  const N = b.dims[1];
-  const out = new Float32Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc += a.data[i * K + k] * b.data[k * N + j];
-      out[i * N + j] = acc;
+  const aDims = a.dims.length === 1 ? [1, a.dims[0]] : a.dims;
+  const bDims = b.dims.length === 1 ? [b.dims[0], 1] : b.dims;
+  const [M, K] = aDims.slice(-2);
+  const [Kb, N] = bDims.slice(-2);
+  if (K !== Kb) unsupported(node, `MatMul of [${a.dims}] by [${b.dims}]: inner dimensions differ`);
+  const batch = broadcast(node, [aDims.slice(0, -2), bDims.slice(0, -2)]);
+  const batches = count(batch.dims);
+  const out = new Float32Array(batches * M * N);
+  const index = new Array(batch.dims.length).fill(0);
+  for (let bi = 0; bi < batches; bi++) {
+    let ao = 0;
+    let bo = 0;
+    for (let d = 0; d < index.length; d++) (ao += index[d] * batch.strides[0][d]), (bo += index[d] * batch.strides[1][d]);
+    const aBase = ao * M * K;
+    const bBase = bo * K * N;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc += a.data[aBase + i * K + k] * b.data[bBase + k * N + j];
+        out[(bi * M + i) * N + j] = acc;
+      }
+    }
+    for (let d = index.length - 1; d >= 0 && ++index[d] === batch.dims[d]; d--) index[d] = 0;
+  }
+  let dims = [...batch.dims, M, N];
+  if (a.dims.length === 1) dims = dims.filter((_, i) => i !== dims.length - 2);
+  if (b.dims.length === 1) dims = dims.slice(0, -1);
+  return { dims, data: out };
+}
+
+const gather: FloatOp = (node, inputs) => {
+  const x = need(node, inputs, 0);
+  const indices = need(node, inputs, 1);
+  let axis = attrInt(node, 'axis', 0);
+  if (axis < 0) axis += x.dims.length;
+  const size = x.dims[axis];
+  const outer = count(x.dims.slice(0, axis));
+  const inner = count(x.dims.slice(axis + 1));
+  const out = new Float32Array(outer * indices.data.length * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < indices.data.length; i++) {
+      let k = indices.data[i];
+      if (k < 0) k += size;
+      if (!Number.isInteger(k) || k < 0 || k >= size) unsupported(node, `index ${indices.data[i]} is outside [${-size}, ${size})`);
+      out.set(x.data.subarray((o * size + k) * inner, (o * size + k + 1) * inner), (o * indices.data.length + i) * inner);
     }
   }
-  return { dims: [...a.dims.slice(0, -1), N], data: out };
-}
+  return [{ dims: [...x.dims.slice(0, axis), ...indices.dims, ...x.dims.slice(axis + 1)], data: out }];
+};
+
+/** LayerNormalization over the axes from `axis` on: (x - mean) / sqrt(var + eps) * scale + bias. */
+const layerNorm: FloatOp = (node, inputs) => {
+  const x = need(node, inputs, 0);
+  const scale = need(node, inputs, 1);
+  const bias = inputs[2];
+  let axis = attrInt(node, 'axis', -1);
+  if (axis < 0) axis += x.dims.length;
+  const eps = attrFloat(node, 'epsilon', 1e-5);
+  const width = count(x.dims.slice(axis));
+  if (scale.data.length !== width || (bias && bias.data.length !== width)) unsupported(node, 'scale and bias must cover the normalised axes exactly');
+  const out = new Float32Array(x.data.length);
+  for (let r = 0; r < x.data.length / width; r++) {
+    let mean = 0;
+    for (let k = 0; k < width; k++) mean += x.data[r * width + k];
+    mean /= width;
+    let variance = 0;
+    for (let k = 0; k < width; k++) variance += (x.data[r * width + k] - mean) ** 2;
+    const inv = 1 / Math.sqrt(variance / width + eps);
+    for (let k = 0; k < width; k++) out[r * width + k] = (x.data[r * width + k] - mean) * inv * scale.data[k] + (bias ? bias.data[k] : 0);
+  }
+  return [{ dims: [...x.dims], data: out }];
+};
+
+/** Cast keeps values in float64 (small integers stay exact); to float32 rounds, to integers truncates. */
+const cast: FloatOp = (node, inputs) => {
+  const x = need(node, inputs, 0);
+  const to = attrInt(node, 'to', 1);
+  if (to === 1) return [{ dims: [...x.dims], data: Float32Array.from(x.data) }];
+  if (to === 9) return [{ dims: [...x.dims], data: Float64Array.from(x.data, (v) => (v !== 0 ? 1 : 0)) }];
+  if ([2, 3, 4, 5, 6, 7, 12, 13].includes(to)) return [{ dims: [...x.dims], data: Float64Array.from(x.data, (v) => Math.trunc(v)) }];
+  return unsupported(node, `Cast to ONNX type ${to}`);
+};
 
 function transpose2d(t: FloatTensor): FloatTensor {
   const [R, C] = t.dims;
@@ -380,6 +448,12 @@ export const FLOAT_OPS: Record<string, FloatOp> = {
   Sub: elementwise((a, b) => a - b),
   Mul: elementwise((a, b) => a * b),
   Div: elementwise((a, b) => a / b),
+  Pow: elementwise((a, b) => a ** b),
+  Equal: elementwise((a, b) => (a === b ? 1 : 0)),
+  Where: elementwise((c, a, b) => (c !== 0 ? a : b)),
+  Sqrt: unary((v) => Math.sqrt(v)),
+  Neg: unary((v) => -v),
+  Not: unary((v) => (v !== 0 ? 0 : 1)),
   Relu: unary((v) => (v > 0 ? v : 0)),
   LeakyRelu: unary((v, n) => (v >= 0 ? v : v * attrFloat(n, 'alpha', 0.01))),
   Sigmoid: unary((v) => 1 / (1 + Math.exp(-v))),
@@ -394,6 +468,9 @@ export const FLOAT_OPS: Record<string, FloatOp> = {
   Clip: clip,
   MatMul: (node, inputs) => [matmul(node, need(node, inputs, 0), need(node, inputs, 1))],
   Gemm: gemm,
+  Gather: gather,
+  LayerNormalization: layerNorm,
+  Cast: cast,
   Softmax: softmax,
   Reshape: reshape,
   Flatten: flatten,

@@ -40,11 +40,14 @@ export async function quantize(
     for (const name of names) {
       if (!named[name]) throw new BitexactError('ERR_BITEXACT_INPUT', `calibration input ${k} lacks '${name}'`);
       const t = normalizeTensor(named[name], `calibration input ${k} '${name}'`);
-      if (t.dtype !== 'float32') throw new BitexactError('ERR_BITEXACT_INPUT', `calibration input ${k} '${name}' must be float32, not ${t.dtype}`);
-      const declared = parsed.graph.inputs.find((i) => i.name === name)!.shape;
+      const spec = parsed.graph.inputs.find((i) => i.name === name)!;
+      const wanted = spec.elemType === 7 ? 'int64' : spec.elemType === 6 ? 'int32' : 'float32';
+      if (t.dtype !== wanted) throw new BitexactError('ERR_BITEXACT_INPUT', `calibration input ${k} '${name}' must be ${wanted}, not ${t.dtype}`);
+      const declared = spec.shape;
       const fits = !declared || (declared.length === t.shape.length && declared.every((d, i) => typeof d !== 'number' || d <= 0 || d === t.shape[i]));
       if (!fits) throw new BitexactError('ERR_BITEXACT_INPUT', `calibration input ${k} '${name}' has shape [${t.shape}], but the model declares [${declared}]`);
-      out[name] = { dims: [...t.shape], data: t.data as Float32Array };
+      // integer ids travel as float64 (exact below 2^53) through the calibrating executor
+      out[name] = { dims: [...t.shape], data: t.data instanceof Float32Array ? t.data : Float64Array.from(t.data as ArrayLike<number | bigint>, Number) };
     }
     return out;
   });

@@ -1,7 +1,9 @@
 // Post-training static quantisation of a float ONNX model into a standard QDQ model that bitexact
 // runs (and onnxruntime can too). Steps:
 //   1. simplify the float graph: fold BatchNormalization and constant bias Adds into Conv, turn
-//      MatMul + constant Add into Gemm, drop Identity/Dropout;
+//      MatMul + constant Add into Gemm (through 2-D Reshapes for N-D inputs), drop
+//      Identity/Dropout, collapse the LayerNorm and GELU decompositions into single ops
+//      (patterns.ts), and find additive attention masks, which stay float;
 //   2. run it over the calibration inputs (float reference executor), collecting statistics of
 //      every activation;
 //   3. write QuantizeLinear/DequantizeLinear pairs on every activation edge (uint8, asymmetric),
@@ -14,6 +16,7 @@ import { rawTensor, writeOnnxModel, type AttrValue, type IoSpec, type NodeSpec, 
 import { TensorStats, uint8Params, type CalibrationMethod } from './calibration.js';
 import { runFloatGraph } from './float_executor.js';
 import { FLOAT_OPS, type FloatTensor } from './float_ops.js';
+import { divisionsToProducts, findAdditiveMasks, fuseGeluPatterns, fuseLayerNormPatterns, removeDeadNodes } from './patterns.js';
 
 export interface QuantizeOptions {
   /** weights per output channel (default true) or per tensor */
@@ -41,27 +44,34 @@ const LINEAR = new Set(['Conv', 'Gemm', 'MatMul', 'Add', 'Mul']);
 /** ops whose output must carry their input's quantisation (bitexact runs them on the integers) */
 const PASSTHROUGH = new Set(['MaxPool', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose']);
 const FLOAT = 1;
+/** graph input element types the quantiser accepts: float32 (quantised) and integer ids / masks (kept) */
+const INPUT_TYPES: Record<number, 'float32' | 'int32' | 'int64'> = { 1: 'float32', 6: 'int32', 7: 'int64' };
 
 export function quantizeFloatModel(model: OnnxModel, calibration: Record<string, FloatTensor>[], options: QuantizeOptions = {}): { bytes: Uint8Array; report: QuantizeReport } {
   if (calibration.length === 0) throw new BitexactError('ERR_BITEXACT_INPUT', 'calibration needs at least one input');
   const method = options.method ?? 'minmax';
   const perChannel = options.perChannel ?? true;
   for (const i of model.graph.inputs) {
-    if (i.elemType !== FLOAT) throw new BitexactError('ERR_BITEXACT_INPUT', `input '${i.name}' is not float32: only float models are quantised`);
+    if (!INPUT_TYPES[i.elemType]) throw new BitexactError('ERR_BITEXACT_INPUT', `input '${i.name}' has ONNX element type ${i.elemType}: float32, int32 and int64 inputs are supported`);
   }
   const domainVersion = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 13;
   if (domainVersion > 17) throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `opset ${domainVersion} models are not supported yet (up to 17)`);
-  const opset = Math.max(13, domainVersion); // per-channel DequantizeLinear needs 13
-
   const graph = cloneGraph(model);
   const dims = observeDims(graph, calibration[0]);
   if (domainVersion < 13) checkSoftmaxRank(graph, dims);
-  const folded = simplify(graph, dims);
+  const layerNorms = fuseLayerNormPatterns(graph.graph, dims);
+  const folded = layerNorms + fuseGeluPatterns(graph.graph) + simplify(graph, dims) + removeDeadNodes(graph.graph);
+  divisionsToProducts(graph.graph);
+  // per-channel DequantizeLinear needs opset 13, LayerNormalization 17
+  const hasLayerNorm = graph.graph.nodes.some((n) => n.opType === 'LayerNormalization');
+  const opset = Math.max(hasLayerNorm ? 17 : 13, domainVersion);
+  const masks = findAdditiveMasks(graph.graph);
 
   const stats = new Map<string, TensorStats>();
   calibration.forEach((inputs, k) => {
     runFloatGraph(graph, inputs, {
       observe(name, value) {
+        if (!(value.data instanceof Float32Array)) return; // integer ids and masks are not quantised
         let s = stats.get(name);
         if (!s) stats.set(name, (s = new TensorStats()));
         s.add(value.data);
@@ -70,7 +80,7 @@ export function quantizeFloatModel(model: OnnxModel, calibration: Record<string,
     options.onProgress?.(k + 1, calibration.length);
   });
 
-  const writer = new QdqWriter(graph, stats, method, options.percentile ?? 99.999, perChannel);
+  const writer = new QdqWriter(graph, stats, method, options.percentile ?? 99.999, perChannel, masks);
   const spec = writer.build(opset, model.producerName);
   return {
     bytes: writeOnnxModel(spec),
@@ -143,10 +153,15 @@ function simplify(model: OnnxModel, dims: Map<string, number[]>): number {
     removed++;
   }
   for (const n of [...g.nodes]) {
-    if ((n.opType === 'Identity' || n.opType === 'Dropout') && !isOutput(n.outputs[0])) {
+    if (n.opType !== 'Identity' && n.opType !== 'Dropout') continue;
+    const [from, to] = [n.inputs[0], n.outputs[0]];
+    if (!isOutput(to)) {
       g.nodes = g.nodes.filter((x) => x !== n);
-      replaceUses(n.outputs[0], n.inputs[0]);
+      replaceUses(to, from);
       removed++;
+    } else if (!isOutput(from) && !g.inputs.some((i) => i.name === from) && !inits.has(from)) {
+      // an Identity naming a graph output: its producer writes the output, its readers read it
+      drop(n, to, from);
     }
   }
   let changed = true;
@@ -192,7 +207,8 @@ function simplify(model: OnnxModel, dims: Map<string, number[]>): number {
     if (changed) continue;
     for (const mm of g.nodes.filter((n) => n.opType === 'MatMul' && inits.has(n.inputs[1]))) {
       const w = inits.get(mm.inputs[1])!;
-      if (w.dims.length !== 2 || dims.get(mm.inputs[0])?.length !== 2) continue;
+      const xDims = dims.get(mm.inputs[0]);
+      if (w.dims.length !== 2 || !xDims || xDims.length < 2) continue;
       const next = consumers.get(mm.outputs[0]) ?? [];
       if (next.length !== 1 || next[0].opType !== 'Add' || isOutput(mm.outputs[0])) continue;
       const add = next[0];
@@ -203,7 +219,23 @@ function simplify(model: OnnxModel, dims: Map<string, number[]>): number {
       inits.set(biasName, { name: biasName, dataType: FLOAT, dims: [w.dims[1]], data: Float32Array.from(c.data) });
       mm.opType = 'Gemm';
       mm.inputs = [mm.inputs[0], mm.inputs[1], biasName];
-      drop(add, add.outputs[0], mm.outputs[0]);
+      if (xDims.length > 2) {
+        // [..., K] -> [rows, K] -> Gemm -> [rows, N] -> [..., N]: Reshape keeps the integers as they are.
+        const shape = (suffix: string, value: number[]) => {
+          inits.set(`${mm.outputs[0]}__${suffix}`, { name: `${mm.outputs[0]}__${suffix}`, dataType: 7, dims: [value.length], data: Float64Array.from(value) });
+          return `${mm.outputs[0]}__${suffix}`;
+        };
+        const rowsIn = `${mm.outputs[0]}__rows`;
+        const rowsOut = `${mm.outputs[0]}__gemm`;
+        const flatten: OnnxNode = { name: rowsIn, opType: 'Reshape', domain: '', inputs: [mm.inputs[0], shape('rows_shape', [-1, w.dims[0]])], outputs: [rowsIn], attributes: {} };
+        const restore: OnnxNode = { name: rowsOut, opType: 'Reshape', domain: '', inputs: [rowsOut, shape('out_shape', [-1, ...xDims.slice(1, -1), w.dims[1]])], outputs: [mm.outputs[0]], attributes: {} };
+        mm.inputs[0] = rowsIn;
+        mm.outputs = [rowsOut];
+        g.nodes.splice(g.nodes.indexOf(mm), 1, flatten, mm, restore);
+        drop(add, add.outputs[0], restore.outputs[0]);
+      } else {
+        drop(add, add.outputs[0], mm.outputs[0]);
+      }
       changed = true;
       break;
     }
@@ -241,16 +273,27 @@ class QdqWriter {
     private readonly method: CalibrationMethod,
     private readonly percentile: number,
     private readonly perChannel: boolean,
+    private readonly masks: { maskedAdds: Set<OnnxNode>; maskNodes: Set<OnnxNode> },
   ) {}
 
   build(opset: number, producer: string): Parameters<typeof writeOnnxModel>[0] {
     const g = this.model.graph;
     const consumers = consumersOf(g);
     const outputs = new Set(g.outputs.map((o) => o.name));
-    // Graph inputs: float in, quantised at once.
-    for (const input of g.inputs) this.#quantizeActivation(input.name, this.#calibrated(input.name), `${input.name}`);
+    // Graph inputs: float in, quantised at once unless only a float mask computation reads them;
+    // integer inputs (token ids) are read as they are.
+    for (const input of g.inputs) {
+      const readers = consumers.get(input.name) ?? [];
+      if (input.elemType === FLOAT && readers.some((n) => !this.masks.maskNodes.has(n))) this.#quantizeActivation(input.name, this.#calibrated(input.name), `${input.name}`);
+    }
     for (const node of g.nodes) {
-      const inputs = node.inputs.map((name, i) => this.#inputFor(node, i, name));
+      if (this.masks.maskNodes.has(node)) {
+        // The attention mask's arithmetic stays float; bitexact evaluates it exactly (see patterns.ts).
+        this.#nodes.push({ op: node.opType, domain: node.domain || undefined, inputs: node.inputs.map((name, i) => this.#maskInput(node, i, name)), outputs: node.outputs, name: node.name || undefined, attrs: toAttrs(node) });
+        continue;
+      }
+      const masked = this.masks.maskedAdds.has(node);
+      const inputs = node.inputs.map((name, i) => (masked && this.masks.maskNodes.has(this.#producer(name)!) ? name : this.#inputFor(node, i, name)));
       const out = node.outputs[0];
       const next = consumers.get(out) ?? [];
       const fusesIntoNext = LINEAR.has(node.opType) && next.length === 1 && FUSED_ACTIVATIONS.has(next[0].opType) && !outputs.has(out);
@@ -263,14 +306,15 @@ class QdqWriter {
         name: node.name || undefined,
         attrs: toAttrs(node),
       });
-      if (fusesIntoNext) {
-        this.#dequantized.set(out, raw); // the activation reads the raw output; Q comes after it
+      if (fusesIntoNext || masked) {
+        // the activation (or the Softmax after a masked Add) reads the raw output; Q comes after it
+        this.#dequantized.set(out, raw);
         continue;
       }
       const params = PASSTHROUGH.has(node.opType) ? this.#params.get(node.inputs[0]) : undefined;
       this.#quantizeActivation(raw, params ?? this.#calibrated(out), out, outputs.has(out));
     }
-    const io = (v: OnnxModel['graph']['inputs'][number]): IoSpec => ({ name: v.name, dtype: 'float32', shape: v.shape ?? undefined });
+    const io = (v: OnnxModel['graph']['inputs'][number]): IoSpec => ({ name: v.name, dtype: INPUT_TYPES[v.elemType] ?? 'float32', shape: v.shape ?? undefined });
     return { nodes: this.#nodes, inputs: g.inputs.map(io), outputs: g.outputs.map(io), initializers: this.#inits, opset, producer: `bitexact quantize (${producer || 'unknown producer'})` };
   }
 
@@ -297,11 +341,23 @@ class QdqWriter {
     this.activations++;
   }
 
+  #producer(name: string): OnnxNode | undefined {
+    return this.model.graph.nodes.find((n) => n.outputs.includes(name));
+  }
+
+  /** Inputs of the float mask computation: values as they are, shapes and axes int64, the rest float32. */
+  #maskInput(node: OnnxNode, index: number, name: string): string {
+    const init = name ? this.model.graph.initializers.get(name) : undefined;
+    if (!init) return name;
+    return this.#constant(name, init, index === 1 && ['Reshape', 'Unsqueeze', 'Squeeze'].includes(node.opType) ? 'int64' : 'float32');
+  }
+
   #inputFor(node: OnnxNode, index: number, name: string): string {
     if (!name) return name;
     const init = this.model.graph.initializers.get(name);
     if (!init) return this.#dequantized.get(name) ?? name;
-    if (node.opType === 'Reshape' && index === 1) return this.#constant(name, init, 'int64');
+    if ((node.opType === 'Reshape' || node.opType === 'Gather') && index === 1) return this.#constant(name, init, 'int64');
+    if (node.opType === 'LayerNormalization' && index > 0) return this.#constant(name, init, 'float32');
     if ((node.opType === 'Squeeze' || node.opType === 'Unsqueeze' || node.opType === 'ReduceMean') && index === 1) return this.#constant(name, init, 'int64');
     if ((node.opType === 'Conv' || node.opType === 'Gemm' || node.opType === 'MatMul') && index === 1) return this.#weight(node, name, init);
     if ((node.opType === 'Conv' || node.opType === 'Gemm') && index === 2) return this.#bias(node, name, init);
@@ -325,6 +381,7 @@ class QdqWriter {
     this.#inits[`${name}__scale`] = rawTensor('float32', [], [scale]);
     this.#inits[`${name}__zero_point`] = rawTensor('uint8', [], [zeroPoint]);
     this.#nodes.push({ op: 'DequantizeLinear', inputs: [`${name}__quantized`, `${name}__scale`, `${name}__zero_point`], outputs: [`${name}__dq`] });
+    this.#params.set(name, { scale: `${name}__scale`, zeroPoint: `${name}__zero_point`, scaleValue: scale }); // a Gather of it keeps them
     return `${name}__dq`;
   }
 

@@ -1,10 +1,15 @@
 // com.microsoft QLinearSoftmax, integer only: y_i = Q(e_i / sum_j e_j) with
 // e_i = exp(-(max - x_i) * sx) from a 256-entry Q40 table (numerics.h expNegQ40) and the ratio
 // quantised exactly (quantizeRatio).
+// bitexact::QLinearMaskedSoftmax (from DQ -> Add(attention-mask bias) -> Softmax -> Q, see
+// attention_mask.h) takes a uint8 keep mask broadcast to the input: dropped positions leave the
+// maximum and the sum and output exactly 0 (zero point); a row with every position dropped is
+// normalised over all of them, as an equal bias on every element cancels in float softmax too.
 #include <algorithm>
 
 #include "../device.h"
 #include "../qparams.h"
+#include "broadcast.h"
 #include "ops_common.h"
 
 namespace bx {
@@ -12,8 +17,8 @@ namespace {
 
 class QuantizedSoftmaxOp : public Op {
  public:
-  QuantizedSoftmaxOp(QuantParams x, QuantParams y, int64_t axis, bool coerce2d, std::string where)
-      : x_(std::move(x)), y_(std::move(y)), axis_(axis), coerce2d_(coerce2d), where_(std::move(where)) {
+  QuantizedSoftmaxOp(QuantParams x, QuantParams y, int64_t axis, bool coerce2d, bool masked, std::string where)
+      : x_(std::move(x)), y_(std::move(y)), axis_(axis), coerce2d_(coerce2d), masked_(masked), where_(std::move(where)) {
     for (int32_t d = 0; d < 256; ++d) exps_[d] = expNegQ40(realMagnitudeQ40(d, x_.scales[0]));
   }
 
@@ -26,16 +31,21 @@ class QuantizedSoftmaxOp : public Op {
     const QRange range = y_.range();
     const uint8_t* src = x.bytes();
     uint8_t* dst = y.buffer->data();
+    const std::vector<uint8_t> keep = masked_ ? expandKeep(*in[5], x.shape) : std::vector<uint8_t>();
+    const int32_t zero = quantizeRatio(0, 1, y_.scales[0], y_.zeroPoints[0], range);
     parallelRange(ctx.pool, outer * inner, 16, [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const int64_t base = (row / inner) * length * inner + row % inner;
+        bool any = !masked_;
+        for (int64_t i = 0; i < length && !any; ++i) any = keep[size_t(base + i * inner)] != 0;
+        const auto kept = [&](int64_t i) { return !any || !masked_ || keep[size_t(base + i * inner)] != 0; };
         int32_t maxValue = -1000;
-        for (int64_t i = 0; i < length; ++i) maxValue = std::max(maxValue, quantizedAt(src, isSigned, base + i * inner));
+        for (int64_t i = 0; i < length; ++i) if (kept(i)) maxValue = std::max(maxValue, quantizedAt(src, isSigned, base + i * inner));
         uint64_t sum = 0;  // < 2^22 * 2^40
-        for (int64_t i = 0; i < length; ++i) sum += exps_[maxValue - quantizedAt(src, isSigned, base + i * inner)];
+        for (int64_t i = 0; i < length; ++i) if (kept(i)) sum += exps_[maxValue - quantizedAt(src, isSigned, base + i * inner)];
         for (int64_t i = 0; i < length; ++i) {
-          const uint64_t e = exps_[maxValue - quantizedAt(src, isSigned, base + i * inner)];
-          const int32_t v = quantizeRatio(e, sum, y_.scales[0], y_.zeroPoints[0], range);
+          const int32_t v = kept(i) ? quantizeRatio(exps_[maxValue - quantizedAt(src, isSigned, base + i * inner)], sum, y_.scales[0], y_.zeroPoints[0], range)
+                                    : zero;
           dst[base + i * inner] = uint8_t(v);  // the low byte is the int8 or uint8 encoding
         }
       }
@@ -43,7 +53,7 @@ class QuantizedSoftmaxOp : public Op {
     out[0] = std::move(y);
   }
 
-  bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return !masked_; }  // masked: on the host inside a device run
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
@@ -78,9 +88,21 @@ class QuantizedSoftmaxOp : public Op {
     if (*length > (int64_t(1) << 22)) fail(ErrorCode::OverflowBound, where_ + ": softmax over more than 2^22 elements");
   }
 
+  // The keep mask (uint8 or bool, 0 = dropped) broadcast to the input's shape, one byte per element.
+  std::vector<uint8_t> expandKeep(const Tensor& keep, const Shape& shape) const {
+    if (keep.dtype != DType::UInt8 && keep.dtype != DType::Bool) fail(ErrorCode::Input, where_ + ": keep mask is " + dtypeName(keep.dtype) + ", expected uint8");
+    const BroadcastPlan plan = planBroadcast(shape, keep.shape, where_);
+    if (plan.output != shape) fail(ErrorCode::Input, where_ + ": keep mask " + shapeToString(keep.shape) + " does not broadcast to the scores " + shapeToString(shape));
+    std::vector<uint8_t> out(size_t(elementCount(shape)));
+    const uint8_t* k = keep.bytes();
+    forEachBroadcast(plan, 0, int64_t(out.size()), [&](int64_t i, int64_t, int64_t ik) { out[size_t(i)] = k[ik]; });
+    return out;
+  }
+
   QuantParams x_, y_;
   int64_t axis_;
   bool coerce2d_;
+  bool masked_;
   std::string where_;
   uint64_t exps_[256];  // exp(-d * sx) in Q40 for a distance d from the row maximum
 };
@@ -93,7 +115,15 @@ std::unique_ptr<Op> createQLinearSoftmax(BuildContext& ctx) {
   QuantParams y = readPerTensorByteParams(ctx, 3, 4, "output");
   const int64_t opset = ctx.attrInt("opset", 13);
   return std::make_unique<QuantizedSoftmaxOp>(std::move(x), std::move(y), ctx.attrInt("axis", opset >= 13 ? -1 : 1), opset < 13,
-                                              ctx.where());
+                                              false, ctx.where());
+}
+
+// Inputs x, x_scale, x_zero_point, y_scale, y_zero_point, keep.
+std::unique_ptr<Op> createQLinearMaskedSoftmax(BuildContext& ctx) {
+  ctx.requireInputs(6, 6);
+  QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input");
+  QuantParams y = readPerTensorByteParams(ctx, 3, 4, "output");
+  return std::make_unique<QuantizedSoftmaxOp>(std::move(x), std::move(y), ctx.attrInt("axis", -1), false, true, ctx.where());
 }
 
 }  // namespace bx

@@ -22,6 +22,8 @@ std::unique_ptr<Op> createQLinearLayerNorm(BuildContext&);
 std::unique_ptr<Op> createQLinearSigmoid(BuildContext&);
 std::unique_ptr<Op> createQLinearLeakyRelu(BuildContext&);
 std::unique_ptr<Op> createQLinearSoftmax(BuildContext&);
+std::unique_ptr<Op> createQLinearMaskedSoftmax(BuildContext&);
+std::unique_ptr<Op> createAdditiveMaskKeep(BuildContext&);
 std::unique_ptr<Op> createQLinearConcat(BuildContext&);
 std::unique_ptr<Op> createQLinearAveragePool(BuildContext&);
 std::unique_ptr<Op> createPad(BuildContext&);
@@ -62,6 +64,8 @@ const std::map<std::string, Factory>& factories() {
       {"com.microsoft::QLinearSigmoid", createQLinearSigmoid},
       {"com.microsoft::QLinearLeakyRelu", createQLinearLeakyRelu},
       {"com.microsoft::QLinearSoftmax", createQLinearSoftmax},
+      {"bitexact::QLinearMaskedSoftmax", createQLinearMaskedSoftmax},
+      {"bitexact::AdditiveMaskKeep", createAdditiveMaskKeep},
       {"com.microsoft::QLinearConcat", createQLinearConcat},
       {"com.microsoft::QLinearAveragePool", createQLinearAveragePool},
       {"Pad", createPad},
