@@ -21,4 +21,4 @@ export type { ChainJob, Deployment, MarketParams, TxResult, ClientOptions } from
 export { startAnvil, anvilBinary } from './chain/anvil.js';
 export type { Anvil } from './chain/anvil.js';
 export { quantize } from './quantize/index.js';
-export type { QuantizeOptions, QuantizeReport } from './quantize/index.js';
+export type { QuantizeOptions, QuantizeProfile, QuantizeReport } from './quantize/index.js';

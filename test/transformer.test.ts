@@ -4,8 +4,10 @@
 // float over inputs disjoint from the calibration set, one hash on every ISA and thread count,
 // masked positions ignored to the bit, and the masked softmax against the plain one.
 import { describe, it, expect } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import { loadModel, quantize, type TensorInput } from '../src/index.js';
 import { readOnnxModel } from '../src/onnx/reader.js';
@@ -133,6 +135,31 @@ describe('BERT-style encoder, quantised and run integer-only', () => {
     x.attention_mask.data[2] = 1;
     expect((await m.run(x)).outputs.pooled.shape).toEqual([1, 64]);
     m.dispose();
+  });
+});
+
+describe('bitexact quantize (CLI) on a model with two inputs', () => {
+  it('calibrates on folders of input_0 / input_1 files and the result runs; a folder missing an input is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bitexact-bert-'));
+    const random = rng(16);
+    for (let k = 0; k < 6; k++) {
+      const x = sample(random);
+      const folder = join(dir, 'calib', `set_${k}`);
+      mkdirSync(folder, { recursive: true });
+      writeFileSync(join(folder, 'input_0.json'), JSON.stringify([Array.from(x.input_ids.data, Number)]));
+      writeFileSync(join(folder, 'input_1.json'), JSON.stringify([Array.from(x.attention_mask.data)]));
+    }
+    const cli = resolve(__dirname, '..', 'dist', 'cli', 'main.js');
+    const out = join(dir, 'q.onnx');
+    const ok = spawnSync(process.execPath, [cli, 'quantize', FIXTURE, '--calib', join(dir, 'calib'), '--out', out, '--method', 'entropy'], { encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/6 calibration inputs/);
+    const run = spawnSync(process.execPath, [cli, 'run', out, '--input', `input_ids=${join(dir, 'calib', 'set_0', 'input_0.json')}`, '--input', `attention_mask=${join(dir, 'calib', 'set_0', 'input_1.json')}`, '--json'], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    rmSync(join(dir, 'calib', 'set_3', 'input_1.json'));
+    const bad = spawnSync(process.execPath, [cli, 'quantize', FIXTURE, '--calib', join(dir, 'calib'), '--out', out], { encoding: 'utf8' });
+    expect([bad.status, bad.stderr]).toEqual([2, expect.stringMatching(/set_3: input_1 \(for 'attention_mask'\) is missing/)]);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -6,8 +6,13 @@ namespace {
 template <typename Fn>
 Tensor buildTable(DType inType, DType outType, Fn value) {
   const QRange in = rangeOf(inType);
-  Tensor table = makeTensor(outType, {256});
-  for (int32_t v = in.lo; v <= in.hi; ++v) table.mutableData<uint8_t>()[v - in.lo] = uint8_t(value(v));
+  Tensor table = makeTensor(outType, {int64_t(in.hi) - in.lo + 1});
+  const bool wide = dtypeSize(outType) == 2;
+  // the low byte (or two) of the value encodes the signed and unsigned types alike
+  for (int32_t v = in.lo; v <= in.hi; ++v) {
+    if (wide) table.mutableData<uint16_t>()[v - in.lo] = uint16_t(value(v));
+    else table.mutableData<uint8_t>()[v - in.lo] = uint8_t(value(v));
+  }
   return table;
 }
 

@@ -1,4 +1,5 @@
-// 256-entry lookup tables for functions of one quantized value, built at load time. Tables from
+// Lookup tables for functions of one quantized value, built at load time: one entry per value of
+// the input type (256 for 8-bit inputs, 65536 for 16-bit ones), of the output type. Tables from
 // float functions use binary32 basic operations only (+, -, *, /, min, max); sigmoid uses the
 // integer exp of numerics.h. docs/determinism.md, "Lookup tables", states the rules.
 #pragma once

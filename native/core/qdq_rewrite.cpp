@@ -72,7 +72,8 @@ std::optional<QuantInfo> dequantizedActivation(const QdqGraph& g, const std::str
   const onnx::Node* p = g.producer(value);
   if (!p || !isDequantize(*p)) return std::nullopt;
   auto q = quantInfo(g, *p);
-  if (!q || q->scales.size() != 1 || (q->dtype != DType::UInt8 && q->dtype != DType::Int8)) return std::nullopt;
+  // 16-bit activations (w8a16) too: the ops that take them say so, the others refuse them by name
+  if (!q || q->scales.size() != 1 || !isQuantizedType(q->dtype)) return std::nullopt;
   return q;
 }
 
@@ -350,7 +351,7 @@ std::optional<onnx::Node> fuseLut(QdqGraph& g, const onnx::Node& op, const Quant
   // SiLU's Mul has the dequantised input on one side and the Sigmoid on the other.
   const std::string& source = silu && g.producer(op.inputs[0]) && isStandardOp(*g.producer(op.inputs[0]), "Sigmoid") ? op.inputs[1] : op.inputs[0];
   const auto x = dequantizedActivation(g, source);
-  if (!x || (out.dtype != DType::UInt8 && out.dtype != DType::Int8)) return std::nullopt;
+  if (!x || !isQuantizedType(out.dtype)) return std::nullopt;
   onnx::Node fused;
   fused.name = op.name;
   fused.opType = "QLinearLut";
@@ -371,7 +372,9 @@ std::optional<onnx::Node> fuseSingleInput(QdqGraph& g, const onnx::Node& op, con
   const bool average = isStandardOp(op, "AveragePool"), softmax = isStandardOp(op, "Softmax");
   if ((!average && !softmax) || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
   const auto x = dequantizedActivation(g, op.inputs[0]);
-  if (!x || x->dtype != out.dtype) return std::nullopt;
+  // w8a16 softmax: int16 scores, uint16 probabilities
+  const bool wideSoftmax = softmax && x && (isWideQuantizedType(x->dtype) || isWideQuantizedType(out.dtype));
+  if (!x || (x->dtype != out.dtype && !wideSoftmax)) return std::nullopt;
   onnx::Node fused;
   fused.name = op.name;
   fused.domain = "com.microsoft";

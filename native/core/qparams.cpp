@@ -45,6 +45,13 @@ QuantParams readQuantParams(const BuildContext& ctx, size_t scaleIndex, size_t z
   return q;
 }
 
+QuantParams readPerTensorParams(const BuildContext& ctx, size_t scaleIndex, size_t zeroPointIndex, const char* role) {
+  QuantParams q = readQuantParams(ctx, scaleIndex, zeroPointIndex, DType::UInt8, role);
+  if (!q.perTensor()) ctx.unsupported(std::string("per-channel ") + role + " quantisation");
+  if (!isQuantizedType(q.dtype)) ctx.unsupported(std::string(role) + " type " + dtypeName(q.dtype));
+  return q;
+}
+
 QuantParams readPerTensorByteParams(const BuildContext& ctx, size_t scaleIndex, size_t zeroPointIndex, const char* role) {
   QuantParams q = readQuantParams(ctx, scaleIndex, zeroPointIndex, DType::UInt8, role);
   if (!q.perTensor()) ctx.unsupported(std::string("per-channel ") + role + " quantisation");

@@ -28,6 +28,8 @@ QuantParams readQuantParams(const BuildContext& ctx, size_t scaleIndex, size_t z
 // readQuantParams restricted to what the QLinear elementwise/pool/LUT ops handle: one scale and
 // zero point of type uint8 or int8; anything else is ERR_BITEXACT_UNSUPPORTED_OP naming the role.
 QuantParams readPerTensorByteParams(const BuildContext& ctx, size_t scaleIndex, size_t zeroPointIndex, const char* role);
+// The same for ops that also take 16-bit tensors (w8a16): uint8, int8, uint16 or int16.
+QuantParams readPerTensorParams(const BuildContext& ctx, size_t scaleIndex, size_t zeroPointIndex, const char* role);
 
 // A per-tensor (one value) or per-channel list, as one value per channel; the node is named when
 // the length fits neither.
@@ -43,5 +45,17 @@ std::vector<T> expandPerChannel(const BuildContext& ctx, const std::vector<T>& v
 inline int32_t quantizedAt(const uint8_t* data, bool isSigned, int64_t i) {
   return isSigned ? int32_t(int8_t(data[i])) : int32_t(data[i]);
 }
+
+// Element i of a quantized tensor of any of the four quantized types.
+inline int32_t quantizedAt(const uint8_t* data, DType dtype, int64_t i) {
+  switch (dtype) {
+    case DType::Int8: return int32_t(int8_t(data[i]));
+    case DType::UInt16: return int32_t(reinterpret_cast<const uint16_t*>(data)[i]);
+    case DType::Int16: return int32_t(reinterpret_cast<const int16_t*>(data)[i]);
+    default: return int32_t(data[i]);
+  }
+}
+
+inline bool isWideQuantizedType(DType dtype) { return dtype == DType::UInt16 || dtype == DType::Int16; }
 
 }  // namespace bx

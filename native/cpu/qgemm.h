@@ -94,6 +94,7 @@ struct GemmEpilogue {
   int32_t outputZeroPoint = 0;
   QRange range = kRangeU8;
   bool signedOutput = false;            // int8 vs uint8 output elements
+  bool wideOutput = false;              // int16 / uint16 elements (the scalar path only)
   uint8_t* out = nullptr;
   int64_t rowStride = 0, colStride = 0;  // in elements
 };
@@ -135,7 +136,8 @@ inline void storeAccumulator(const GemmEpilogue& e, int64_t row, int64_t col, in
     return;
   }
   const int32_t v = requantize(acc, e.multipliers[row], e.outputZeroPoint, e.range.lo, e.range.hi);
-  if (e.signedOutput) reinterpret_cast<int8_t*>(e.out)[index] = int8_t(v);
+  if (e.wideOutput) reinterpret_cast<uint16_t*>(e.out)[index] = uint16_t(v);  // the low 16 bits encode both types
+  else if (e.signedOutput) reinterpret_cast<int8_t*>(e.out)[index] = int8_t(v);
   else e.out[index] = uint8_t(v);
 }
 

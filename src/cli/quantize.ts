@@ -1,12 +1,13 @@
-// `bitexact quantize FLOAT.onnx --calib FILE_OR_DIR... --out QUANT.onnx [--per-tensor] [--method minmax|percentile]`
+// `bitexact quantize FLOAT.onnx --calib FILE_OR_DIR... --out QUANT.onnx [--profile int8|w8a16] [--per-tensor] [--method minmax|percentile|entropy]`
 import { parseArgs } from 'node:util';
-import { readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { readTensorFile } from '../io/tensor_files.js';
+import { readOnnxModel } from '../onnx/reader.js';
 import { quantize } from '../quantize/index.js';
-import type { Tensor } from '../tensor.js';
+import type { DType, Tensor } from '../tensor.js';
 
-export const QUANTIZE_USAGE = `  bitexact quantize FLOAT.onnx --calib FILE_OR_DIR... --out QUANT.onnx [--per-tensor] [--method minmax|percentile] [--percentile P]`;
+export const QUANTIZE_USAGE = `  bitexact quantize FLOAT.onnx --calib FILE_OR_DIR... --out QUANT.onnx [--profile int8|w8a16] [--per-tensor] [--method minmax|percentile|entropy] [--percentile P]`;
 
 const TENSOR_FILE = /\.(pb|npy|json)$/i;
 
@@ -27,6 +28,45 @@ async function calibrationFiles(paths: string[]): Promise<string[]> {
   return out;
 }
 
+const INPUT_DTYPE: Record<number, DType> = { 1: 'float32', 6: 'int32', 7: 'int64' };
+
+/**
+ * One model input: every file is a sample. Several (token ids and a mask): every folder holding
+ * input_0 ... input_{n-1} (an ONNX test-data set) is a sample, input_i feeding the model's i-th
+ * input.
+ */
+async function calibrationSamples(modelPath: string, files: string[]): Promise<(Tensor | Record<string, Tensor>)[]> {
+  let specs;
+  try {
+    specs = readOnnxModel(await readFile(modelPath)).graph.inputs;
+  } catch {
+    specs = undefined; // quantize() reports the unreadable model
+  }
+  if (!specs || specs.length <= 1) {
+    const hint = specs?.[0] ? INPUT_DTYPE[specs[0].elemType] : 'float32';
+    return Promise.all(files.map((f) => readTensorFile(f, hint ?? 'float32')));
+  }
+  const folders = new Map<string, Map<number, string>>();
+  for (const f of files) {
+    const m = /^input_(\d+)\./.exec(basename(f));
+    if (!m) throw Object.assign(new Error(`--calib ${f}: a model with ${specs.length} inputs calibrates on folders of input_0 ... input_${specs.length - 1} files`), { usage: true });
+    const folder = folders.get(dirname(f)) ?? new Map<number, string>();
+    folder.set(Number(m[1]), f);
+    folders.set(dirname(f), folder);
+  }
+  const samples: Record<string, Tensor>[] = [];
+  for (const [folder, byIndex] of folders) {
+    const sample: Record<string, Tensor> = {};
+    for (let i = 0; i < specs.length; i++) {
+      const f = byIndex.get(i);
+      if (!f) throw Object.assign(new Error(`--calib ${folder}: input_${i} (for '${specs[i].name}') is missing`), { usage: true });
+      sample[specs[i].name] = await readTensorFile(f, INPUT_DTYPE[specs[i].elemType] ?? 'float32');
+    }
+    samples.push(sample);
+  }
+  return samples;
+}
+
 export async function commandQuantize(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -37,6 +77,7 @@ export async function commandQuantize(args: string[]): Promise<number> {
       'per-tensor': { type: 'boolean' },
       'per-channel': { type: 'boolean' },
       method: { type: 'string' },
+      profile: { type: 'string' },
       percentile: { type: 'string' },
     },
   });
@@ -44,20 +85,20 @@ export async function commandQuantize(args: string[]): Promise<number> {
   if (!values.out) throw Object.assign(new Error('--out QUANT.onnx is required'), { usage: true });
   const files = await calibrationFiles(values.calib ?? []);
   if (files.length === 0) throw Object.assign(new Error('--calib needs at least one tensor file (.pb, .npy, .json) or a folder of them'), { usage: true });
-  const inputs: Tensor[] = [];
-  for (const f of files) inputs.push(await readTensorFile(f, 'float32'));
+  const inputs = await calibrationSamples(positionals[0], files);
   const percentile = values.percentile === undefined ? undefined : Number(values.percentile);
   const start = performance.now();
   const { bytes, report } = await quantize(positionals[0], inputs, {
     perChannel: !values['per-tensor'],
-    method: (values.method ?? 'minmax') as 'minmax',
+    profile: (values.profile ?? 'int8') as 'int8' | 'w8a16',
+    method: (values.method ?? 'minmax') as 'minmax' | 'percentile' | 'entropy',
     percentile,
     onProgress: (done, total) => process.stderr.write(`\rcalibrating ${done}/${total}${done === total ? '\n' : ''}`),
   });
   await writeFile(values.out, bytes);
   process.stdout.write(
     `${values.out}: ${report.quantizedWeights} weight tensors (int8 ${report.perChannel ? 'per channel' : 'per tensor'}), ` +
-      `${report.quantizedActivations} activations (uint8, ${report.method}), ${report.folded} nodes folded, opset ${report.opset}, ` +
+      `${report.quantizedActivations} activations (${report.profile === 'w8a16' ? 'int16' : 'uint8'}, ${report.method}), ${report.folded} nodes folded, opset ${report.opset}, ` +
       `${report.calibrationInputs} calibration inputs, ${((performance.now() - start) / 1000).toFixed(1)} s\n`,
   );
   return 0;

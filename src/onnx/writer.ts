@@ -154,11 +154,19 @@ function encodeValueInfo(v: IoSpec): Bytes {
 
 export function writeOnnxModel(spec: ModelSpec): Uint8Array {
   const graph: Bytes = [];
+  // Node names must be unique (onnxruntime refuses duplicates): generated ones avoid given ones.
+  const taken = new Set(spec.nodes.flatMap((n) => (n.name ? [n.name] : [])));
+  const fresh = (i: number) => {
+    let name = `node${i}`;
+    for (let k = 1; taken.has(name); k++) name = `node${i}_${k}`;
+    taken.add(name);
+    return name;
+  };
   spec.nodes.forEach((n, i) => {
     const node: Bytes = [];
     for (const input of n.inputs) stringField(node, 1, input);
     for (const output of n.outputs) stringField(node, 2, output);
-    stringField(node, 3, n.name ?? `node${i}`);
+    stringField(node, 3, n.name ?? fresh(i));
     stringField(node, 4, n.op);
     for (const [k, v] of Object.entries(n.attrs ?? {})) bytesField(node, 5, encodeAttribute(k, v));
     if (n.domain) stringField(node, 7, n.domain);

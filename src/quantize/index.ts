@@ -4,9 +4,9 @@ import { BitexactError, expected } from '../errors.js';
 import { readOnnxModel } from '../onnx/reader.js';
 import { normalizeTensor, type TensorInput } from '../tensor.js';
 import type { FloatTensor } from './float_ops.js';
-import { quantizeFloatModel, type QuantizeOptions, type QuantizeReport } from './quantizer.js';
+import { quantizeFloatModel, type QuantizeOptions, type QuantizeProfile, type QuantizeReport } from './quantizer.js';
 
-export type { QuantizeOptions, QuantizeReport };
+export type { QuantizeOptions, QuantizeProfile, QuantizeReport };
 
 /**
  * Post-training static quantisation. `calibration` holds inputs keyed by input name (a model
@@ -26,8 +26,11 @@ export async function quantize(
     }
   } else if (model instanceof Uint8Array) bytes = model;
   else throw expected('a file path or a Uint8Array', 'model', model);
-  if (options.method !== undefined && options.method !== 'minmax' && options.method !== 'percentile') {
-    throw expected("'minmax' or 'percentile'", 'method', options.method);
+  if (options.method !== undefined && !['minmax', 'percentile', 'entropy'].includes(options.method)) {
+    throw expected("'minmax', 'percentile' or 'entropy'", 'method', options.method);
+  }
+  if (options.profile !== undefined && options.profile !== 'int8' && options.profile !== 'w8a16') {
+    throw expected("'int8' or 'w8a16'", 'profile', options.profile);
   }
   const parsed = readOnnxModel(bytes);
   const names = parsed.graph.inputs.map((i) => i.name);

@@ -6,19 +6,24 @@
 //      (patterns.ts), and find additive attention masks, which stay float;
 //   2. run it over the calibration inputs (float reference executor), collecting statistics of
 //      every activation;
-//   3. write QuantizeLinear/DequantizeLinear pairs on every activation edge (uint8, asymmetric),
+//   3. write QuantizeLinear/DequantizeLinear pairs on every activation edge (uint8 asymmetric, or
+//      int16 symmetric in the w8a16 profile, as com.microsoft Q/DQ so opset-17 runtimes take them),
 //      int8 symmetric weights (per output channel or per tensor) and int32 biases at the
 //      accumulator scale. A Relu/Clip right after Conv/Gemm/MatMul/Add shares its producer's
 //      output quantisation (so it fuses); MaxPool and the reshaping ops keep their input's.
 import { BitexactError } from '../errors.js';
 import type { OnnxAttribute, OnnxModel, OnnxNode, OnnxTensor } from '../onnx/reader.js';
 import { rawTensor, writeOnnxModel, type AttrValue, type IoSpec, type NodeSpec, type RawTensor } from '../onnx/writer.js';
-import { TensorStats, uint8Params, type CalibrationMethod } from './calibration.js';
+import { TensorStats, uint8Params, wideParams, type CalibrationMethod } from './calibration.js';
 import { runFloatGraph } from './float_executor.js';
 import { FLOAT_OPS, type FloatTensor } from './float_ops.js';
 import { divisionsToProducts, findAdditiveMasks, fuseGeluPatterns, fuseLayerNormPatterns, removeDeadNodes } from './patterns.js';
 
+export type QuantizeProfile = 'int8' | 'w8a16';
+
 export interface QuantizeOptions {
+  /** 'int8' (default): uint8 activations; 'w8a16': int16 activations (MLPs, regressions), int8 weights */
+  profile?: QuantizeProfile;
   /** weights per output channel (default true) or per tensor */
   perChannel?: boolean;
   method?: CalibrationMethod;
@@ -30,6 +35,7 @@ export interface QuantizeOptions {
 
 export interface QuantizeReport {
   calibrationInputs: number;
+  profile: QuantizeProfile;
   method: CalibrationMethod;
   perChannel: boolean;
   opset: number;
@@ -80,11 +86,12 @@ export function quantizeFloatModel(model: OnnxModel, calibration: Record<string,
     options.onProgress?.(k + 1, calibration.length);
   });
 
-  const writer = new QdqWriter(graph, stats, method, options.percentile ?? 99.999, perChannel, masks);
+  const profile = options.profile ?? 'int8';
+  const writer = new QdqWriter(graph, stats, method, options.percentile ?? 99.999, perChannel, masks, profile === 'w8a16' ? WIDE : UINT8);
   const spec = writer.build(opset, model.producerName);
   return {
     bytes: writeOnnxModel(spec),
-    report: { calibrationInputs: calibration.length, method, perChannel, opset, folded, quantizedWeights: writer.weights, quantizedActivations: writer.activations },
+    report: { calibrationInputs: calibration.length, profile, method, perChannel, opset, folded, quantizedWeights: writer.weights, quantizedActivations: writer.activations },
   };
 }
 
@@ -251,6 +258,16 @@ function setConvParams(model: OnnxModel, conv: OnnxNode, w: ArrayLike<number>, d
   conv.inputs = [conv.inputs[0], wName, bName];
 }
 
+/** How activations are stored: parameters and element type from a real range, the Q/DQ domain. */
+interface ActivationFormat {
+  params: (lo: number, hi: number) => { scale: number; zeroPoint: number; dtype: 'uint8' | 'uint16' | 'int16' };
+  /** 16-bit Q/DQ are standard from opset 21 only; com.microsoft has them for older opsets */
+  domain?: string;
+}
+const UINT8: ActivationFormat = { params: (lo, hi) => ({ ...uint8Params(lo, hi), dtype: 'uint8' }) };
+const WIDE: ActivationFormat = { params: wideParams, domain: 'com.microsoft' };
+const QUANTIZED_RANGE = { uint8: [0, 255], uint16: [0, 65535], int16: [-32768, 32767] } as const;
+
 interface QParams {
   scale: string;
   zeroPoint: string;
@@ -274,6 +291,7 @@ class QdqWriter {
     private readonly percentile: number,
     private readonly perChannel: boolean,
     private readonly masks: { maskedAdds: Set<OnnxNode>; maskNodes: Set<OnnxNode> },
+    private readonly format: ActivationFormat,
   ) {}
 
   build(opset: number, producer: string): Parameters<typeof writeOnnxModel>[0] {
@@ -312,21 +330,22 @@ class QdqWriter {
         continue;
       }
       const params = PASSTHROUGH.has(node.opType) ? this.#params.get(node.inputs[0]) : undefined;
-      this.#quantizeActivation(raw, params ?? this.#calibrated(out), out, outputs.has(out));
+      this.#quantizeActivation(raw, params ?? this.#calibrated(out, outputs.has(out)), out, outputs.has(out));
     }
     const io = (v: OnnxModel['graph']['inputs'][number]): IoSpec => ({ name: v.name, dtype: INPUT_TYPES[v.elemType] ?? 'float32', shape: v.shape ?? undefined });
     return { nodes: this.#nodes, inputs: g.inputs.map(io), outputs: g.outputs.map(io), initializers: this.#inits, opset, producer: `bitexact quantize (${producer || 'unknown producer'})` };
   }
 
-  #calibrated(name: string): QParams {
+  /** Graph outputs keep their whole observed range: clipping one is an error the user sees as is. */
+  #calibrated(name: string, isGraphOutput = false): QParams {
     const s = this.stats.get(name);
     if (!s) throw new BitexactError('ERR_BITEXACT_INTERNAL', `no calibration statistics for '${name}'`);
-    const [lo, hi] = s.range(this.method, this.percentile);
-    const { scale, zeroPoint } = uint8Params(lo, hi);
+    const [lo, hi] = s.range(isGraphOutput ? 'minmax' : this.method, this.percentile);
+    const { scale, zeroPoint, dtype } = this.format.params(lo, hi);
     const scaleName = `${name}__scale`;
     const zpName = `${name}__zero_point`;
     this.#inits[scaleName] = rawTensor('float32', [], [scale]);
-    this.#inits[zpName] = rawTensor('uint8', [], [zeroPoint]);
+    this.#inits[zpName] = rawTensor(dtype, [], [zeroPoint]);
     return { scale: scaleName, zeroPoint: zpName, scaleValue: scale };
   }
 
@@ -334,8 +353,8 @@ class QdqWriter {
   #quantizeActivation(value: string, p: QParams, name: string, isGraphOutput = false): void {
     const q = `${name}__q`;
     const dq = isGraphOutput ? name : `${name}__dq`;
-    this.#nodes.push({ op: 'QuantizeLinear', inputs: [value, p.scale, p.zeroPoint], outputs: [q] });
-    this.#nodes.push({ op: 'DequantizeLinear', inputs: [q, p.scale, p.zeroPoint], outputs: [dq] });
+    this.#nodes.push({ op: 'QuantizeLinear', domain: this.format.domain, inputs: [value, p.scale, p.zeroPoint], outputs: [q] });
+    this.#nodes.push({ op: 'DequantizeLinear', domain: this.format.domain, inputs: [q, p.scale, p.zeroPoint], outputs: [dq] });
     this.#params.set(name, p);
     this.#dequantized.set(name, dq);
     this.activations++;
@@ -370,17 +389,19 @@ class QdqWriter {
     return name;
   }
 
-  /** A constant operand of Add/Mul/...: uint8 per tensor over its own range. */
+  /** A constant operand of Add/Mul/... (or an embedding table): per tensor over its own range. */
   #constantActivation(name: string, t: OnnxTensor): string {
     let lo = 0;
     let hi = 0;
     for (const v of t.data) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-    const { scale, zeroPoint } = uint8Params(lo, hi);
-    const q = Array.from(t.data, (v) => Math.min(255, Math.max(0, Math.round(v / scale) + zeroPoint)));
-    this.#inits[`${name}__quantized`] = rawTensor('uint8', t.dims, q);
+    const { scale, zeroPoint, dtype } = this.format.params(lo, hi);
+    const [qlo, qhi] = QUANTIZED_RANGE[dtype];
+    const domain = this.format.domain;
+    const q = Array.from(t.data, (v) => Math.min(qhi, Math.max(qlo, Math.round(v / scale) + zeroPoint)));
+    this.#inits[`${name}__quantized`] = rawTensor(dtype, t.dims, q);
     this.#inits[`${name}__scale`] = rawTensor('float32', [], [scale]);
-    this.#inits[`${name}__zero_point`] = rawTensor('uint8', [], [zeroPoint]);
-    this.#nodes.push({ op: 'DequantizeLinear', inputs: [`${name}__quantized`, `${name}__scale`, `${name}__zero_point`], outputs: [`${name}__dq`] });
+    this.#inits[`${name}__zero_point`] = rawTensor(dtype, [], [zeroPoint]);
+    this.#nodes.push({ op: 'DequantizeLinear', domain, inputs: [`${name}__quantized`, `${name}__scale`, `${name}__zero_point`], outputs: [`${name}__dq`] });
     this.#params.set(name, { scale: `${name}__scale`, zeroPoint: `${name}__zero_point`, scaleValue: scale }); // a Gather of it keeps them
     return `${name}__dq`;
   }

@@ -33,8 +33,8 @@ export interface MatMulParams {
   as: number; az: number; bs: number[]; bz: number[]; ys: number; yz: number;
 }
 
-/** QLinearMatMul with per-column B quantisation and uint8 output. */
-export function qlinearMatMulReference(a: number[], aShape: number[], b: number[], n: number, p: MatMulParams): number[] {
+/** QLinearMatMul with per-column B quantisation; uint8 output unless another range is given. */
+export function qlinearMatMulReference(a: number[], aShape: number[], b: number[], n: number, p: MatMulParams, range: [number, number] = [0, 255]): number[] {
   const k = aShape[aShape.length - 1];
   const rows = a.length / k;
   const f = Math.fround;
@@ -43,7 +43,7 @@ export function qlinearMatMulReference(a: number[], aShape: number[], b: number[
     for (let j = 0; j < n; j++) {
       let acc = 0;
       for (let t = 0; t < k; t++) acc += (a[i * k + t] - p.az) * (b[t * n + j] - p.bz[j]);
-      out.push(requantize(acc, (f(p.as) * f(p.bs[j])) / f(p.ys), p.yz, 0, 255));
+      out.push(requantize(acc, (f(p.as) * f(p.bs[j])) / f(p.ys), p.yz, range[0], range[1]));
     }
   }
   return out;

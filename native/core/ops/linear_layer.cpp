@@ -18,11 +18,11 @@ LinearLayer::LinearLayer(const BuildContext& ctx, const LinearLayerSpec& s)
     : groups_(s.groups), rowsPerGroup_(s.rowsPerGroup), depth_(s.depth), inputType_(s.inputType),
       inputZeroPoint_(s.inputZeroPoint), requantize_(s.requantize), outputType_(s.outputType),
       outputZeroPoint_(s.outputZeroPoint), bias_(s.bias) {
-  if (inputType_ != DType::UInt8 && inputType_ != DType::Int8) {
-    ctx.unsupported(std::string("input type ") + dtypeName(inputType_) + " is not supported (uint8 or int8)");
-  }
-  if (requantize_ && outputType_ != DType::UInt8 && outputType_ != DType::Int8) {
-    ctx.unsupported(std::string("output type ") + dtypeName(outputType_) + " is not supported (uint8 or int8)");
+  const auto supported = [&](DType t) { return t == DType::UInt8 || t == DType::Int8 || (s.allowWide && isWideQuantizedType(t)); };
+  const char* types = s.allowWide ? "uint8, int8, uint16 or int16" : "uint8 or int8";
+  if (!supported(inputType_)) ctx.unsupported(std::string("input type ") + dtypeName(inputType_) + " is not supported (" + types + ")");
+  if (requantize_ && !supported(outputType_)) {
+    ctx.unsupported(std::string("output type ") + dtypeName(outputType_) + " is not supported (" + types + ")");
   }
   const int64_t rows = groups_ * rowsPerGroup_;
   const int64_t maxInput = maxCenteredMagnitude(rangeOf(inputType_), inputZeroPoint_);
@@ -71,6 +71,7 @@ cpu::GemmEpilogue LinearLayer::epilogue(int64_t group, uint8_t* out, int64_t row
   e.outputZeroPoint = outputZeroPoint_;
   e.range = rangeOf(outputType_);
   e.signedOutput = outputType_ == DType::Int8;
+  e.wideOutput = isWideQuantizedType(outputType_);
   e.out = out;
   e.rowStride = rowStride;
   e.colStride = colStride;

@@ -21,6 +21,8 @@ struct LinearLayerSpec {
   std::vector<int32_t> bias;              // one per row, or empty
   DType inputType = DType::UInt8;
   int32_t inputZeroPoint = 0;  // raw domain
+  // int16/uint16 activations and outputs allowed (w8a16; the caller runs the scalar reference)
+  bool allowWide = false;
   // Requantised output when set; otherwise int32 accumulators are the output.
   bool requantize = true;
   std::vector<double> realMultipliers;  // one per row: input_scale * weight_scale / output_scale
@@ -46,6 +48,8 @@ class LinearLayer {
   int64_t rowsPerGroup() const { return rowsPerGroup_; }
   int64_t depth() const { return depth_; }
   bool inputSigned() const { return inputType_ == DType::Int8; }
+  // 16-bit activations or outputs: no packed kernel, the scalar reference computes the layer
+  bool wide() const { return isWideQuantizedType(inputType_) || (requantize_ && isWideQuantizedType(outputType_)); }
   DType inputType() const { return inputType_; }
   DType outputType() const { return requantize_ ? outputType_ : DType::Int32; }
   int32_t inputZeroPoint() const { return inputZeroPoint_; }

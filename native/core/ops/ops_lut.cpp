@@ -1,7 +1,10 @@
-// bitexact::QLinearLut: y = table[channel][x] for uint8/int8 x. Produced by the QDQ rewrite for
+// bitexact::QLinearLut: y = table[channel][x] for uint8/int8 x (256 entries per channel) or
+// uint16/int16 x (65536 entries; the w8a16 profile, host only). Produced by the QDQ rewrite for
 // elementwise functions of one quantized value (HardSwish, HardSigmoid, Relu, Clip, LeakyRelu)
 // and for float preprocessing of a uint8 input; the tables are built at load time with binary32
 // basic operations only (docs/determinism.md, "Lookup tables").
+#include <cstring>
+
 #include "../device.h"
 #include "../lut_tables.h"
 #include "../qparams.h"
@@ -12,12 +15,13 @@ namespace {
 
 class LutOp : public Op {
  public:
-  LutOp(Tensor table, int64_t channels, int64_t axis, std::string where)
-      : table_(std::move(table)), channels_(channels), axis_(axis), where_(std::move(where)) {}
+  LutOp(Tensor table, int64_t axis, std::string where)
+      : table_(std::move(table)), entries_(table_.shape.back()), channels_(table_.size() / entries_), axis_(axis),
+        where_(std::move(where)) {}
 
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const Tensor& x = *in[0];
-    if (x.dtype != DType::UInt8 && x.dtype != DType::Int8) fail(ErrorCode::Input, where_ + ": input must be uint8 or int8");
+    checkInput(x.dtype);
     AxisLayout layout;
     if (channels_ > 1) {
       layout = axisLayout(x.shape, normalizeAxis(axis_, int64_t(x.shape.size()), "QLinearLut"));
@@ -26,24 +30,35 @@ class LutOp : public Op {
       }
     }
     Tensor y = ctx.allocate(table_.dtype, x.shape);
-    const uint8_t offset = x.dtype == DType::Int8 ? 0x80 : 0;  // int8 -128 is table entry 0
-    const uint8_t* src = x.bytes();
-    uint8_t* dst = y.buffer->data();
-    const uint8_t* table = table_.bytes();
-    parallelRange(ctx.pool, x.size(), 1 << 14, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t c = channels_ > 1 ? (i / layout.inner) % channels_ : 0;
-        dst[i] = table[c * 256 + uint8_t(src[i] ^ offset)];
-      }
-    });
+    const auto channelOf = [&](int64_t i) { return channels_ > 1 ? (i / layout.inner) % channels_ : 0; };
+    if (entries_ == 256 && dtypeSize(table_.dtype) == 1) {
+      const uint8_t offset = x.dtype == DType::Int8 ? 0x80 : 0;  // int8 -128 is table entry 0
+      const uint8_t* src = x.bytes();
+      uint8_t* dst = y.buffer->data();
+      const uint8_t* table = table_.bytes();
+      parallelRange(ctx.pool, x.size(), 1 << 14, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) dst[i] = table[channelOf(i) * 256 + uint8_t(src[i] ^ offset)];
+      });
+    } else {
+      const int32_t lo = rangeOf(x.dtype).lo;
+      const size_t outBytes = dtypeSize(table_.dtype);
+      parallelRange(ctx.pool, x.size(), 1 << 14, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t entry = channelOf(i) * entries_ + (quantizedAt(x.bytes(), x.dtype, i) - lo);
+          std::memcpy(y.buffer->data() + size_t(i) * outBytes, table_.bytes() + size_t(entry) * outBytes, outBytes);
+        }
+      });
+    }
     out[0] = std::move(y);
   }
 
-  bool hasDeviceKernel() const override { return true; }
+  // The device kernel reads byte inputs through byte tables; the rest runs on the host.
+  bool hasDeviceKernel() const override { return entries_ == 256 && dtypeSize(table_.dtype) == 1; }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
-    if (x.dtype != DType::UInt8 && x.dtype != DType::Int8) fail(ErrorCode::Input, where_ + ": input must be uint8 or int8");
+    if (!hasDeviceKernel()) return false;
+    checkInput(x.dtype);
     LutDeviceArgs a;
     if (channels_ > 1) {
       const AxisLayout layout = axisLayout(x.shape, normalizeAxis(axis_, int64_t(x.shape.size()), "QLinearLut"));
@@ -65,7 +80,16 @@ class LutOp : public Op {
   }
 
  private:
+  // 8-bit inputs index 256-entry tables, 16-bit ones 65536-entry tables.
+  void checkInput(DType dtype) const {
+    const bool wideInput = isWideQuantizedType(dtype);
+    if (!isQuantizedType(dtype) || wideInput != (entries_ == 65536)) {
+      fail(ErrorCode::Input, where_ + ": input is " + dtypeName(dtype) + ", the table is for " + (entries_ == 256 ? "uint8 or int8" : "uint16 or int16"));
+    }
+  }
+
   Tensor table_;
+  int64_t entries_;
   int64_t channels_;
   int64_t axis_;
   std::string where_;
@@ -74,7 +98,7 @@ class LutOp : public Op {
 }  // namespace
 
 std::unique_ptr<Op> makeLutOp(const Tensor& table, int64_t axis, const std::string& where) {
-  return std::make_unique<LutOp>(table, table.size() / 256, axis, where);
+  return std::make_unique<LutOp>(table, axis, where);
 }
 
 // com.microsoft QLinearSigmoid: a table from the integer sigmoid.
@@ -99,10 +123,10 @@ std::unique_ptr<Op> createQLinearLut(BuildContext& ctx) {
   const onnx::Attribute* table = ctx.node.attribute("table");
   if (!table || table->kind != onnx::Attribute::Kind::Tensor) ctx.invalid("missing table attribute");
   const Tensor& t = table->t;
-  if ((t.dtype != DType::UInt8 && t.dtype != DType::Int8) || t.shape.empty() || t.shape.back() != 256 || t.size() % 256 != 0) {
-    ctx.invalid("table must be uint8/int8 [..., 256]");
+  if (!isQuantizedType(t.dtype) || t.shape.empty() || (t.shape.back() != 256 && t.shape.back() != 65536)) {
+    ctx.invalid("table must be uint8/int8/uint16/int16 [..., 256 or 65536]");
   }
-  return std::make_unique<LutOp>(t, t.size() / 256, ctx.attrInt("axis", 1), ctx.where());
+  return std::make_unique<LutOp>(t, ctx.attrInt("axis", 1), ctx.where());
 }
 
 }  // namespace bx

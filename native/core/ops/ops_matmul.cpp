@@ -68,15 +68,15 @@ class MatMulOp : public Op {
       const uint8_t* aData = a.bytes() + size_t(batch * rows * depth) * inElement;
       // Output row m, column j at y[m*n + j]; in the GEMM, weight row j and activation column m.
       const cpu::GemmEpilogue e = layer_->epilogue(group, y.buffer->data() + size_t(batch * rows * n) * outElement, 1, n);
-      if (ctx.isa == cpu::Isa::Scalar) {
-        const bool isSigned = layer_->inputSigned();
+      if (ctx.isa == cpu::Isa::Scalar || layer_->wide()) {
+        const DType inputType = layer_->inputType();
         const int32_t zx = layer_->inputZeroPoint();
         parallelRange(ctx.pool, rows, 1, [&](int64_t begin, int64_t end) {
           std::vector<int32_t> centred(static_cast<size_t>(depth));
           for (int64_t m = begin; m < end; ++m) {
             for (int64_t k = 0; k < depth; ++k) {
               const int64_t index = transposeA_ ? k * rows + m : m * depth + k;
-              centred[size_t(k)] = quantizedAt(aData, isSigned, index) - zx;
+              centred[size_t(k)] = quantizedAt(aData, inputType, index) - zx;
             }
             for (int64_t j = 0; j < n; ++j) cpu::storeAccumulator(e, j, m, layer_->referenceDot(group, j, centred.data()));
           }
@@ -89,11 +89,12 @@ class MatMulOp : public Op {
     out[0] = std::move(y);
   }
 
-  bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return !layer_->wide(); }  // w8a16 runs on the host in a device run
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& a = *in[0];
     const Plan p = plan(a.dtype, a.shape);
+    if (layer_->wide()) return false;
     DeviceTensor y = ctx.allocate(layer_->outputType(), p.outShape);
     const int64_t depth = layer_->depth(), n = layer_->rowsPerGroup(), groups = layer_->groups();
     const size_t outElement = dtypeSize(y.dtype);
@@ -163,6 +164,7 @@ std::unique_ptr<Op> buildMatMul(BuildContext& ctx, const std::vector<uint8_t>& r
   spec.bias = std::move(bias);
   spec.inputType = inputType;
   spec.inputZeroPoint = inputZeroPoint;
+  spec.allowWide = true;
   spec.requantize = requantize;
   spec.realMultipliers = std::move(multipliers);
   spec.outputType = outputType;

@@ -1,11 +1,12 @@
 // com.microsoft QLinearSoftmax, integer only: y_i = Q(e_i / sum_j e_j) with
 // e_i = exp(-(max - x_i) * sx) from a 256-entry Q40 table (numerics.h expNegQ40) and the ratio
-// quantised exactly (quantizeRatio).
+// quantised exactly (quantizeRatio). 16-bit inputs (w8a16) use a 65536-entry table, on the host.
 // bitexact::QLinearMaskedSoftmax (from DQ -> Add(attention-mask bias) -> Softmax -> Q, see
 // attention_mask.h) takes a uint8 keep mask broadcast to the input: dropped positions leave the
 // maximum and the sum and output exactly 0 (zero point); a row with every position dropped is
 // normalised over all of them, as an equal bias on every element cancels in float softmax too.
 #include <algorithm>
+#include <limits>
 
 #include "../device.h"
 #include "../qparams.h"
@@ -19,7 +20,9 @@ class QuantizedSoftmaxOp : public Op {
  public:
   QuantizedSoftmaxOp(QuantParams x, QuantParams y, int64_t axis, bool coerce2d, bool masked, std::string where)
       : x_(std::move(x)), y_(std::move(y)), axis_(axis), coerce2d_(coerce2d), masked_(masked), where_(std::move(where)) {
-    for (int32_t d = 0; d < 256; ++d) exps_[d] = expNegQ40(realMagnitudeQ40(d, x_.scales[0]));
+    const QRange range = x_.range();
+    exps_.resize(size_t(int64_t(range.hi) - range.lo + 1));
+    for (size_t d = 0; d < exps_.size(); ++d) exps_[d] = expNegQ40(realMagnitudeQ40(int32_t(d), x_.scales[0]));
   }
 
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
@@ -27,7 +30,8 @@ class QuantizedSoftmaxOp : public Op {
     int64_t outer, length, inner;
     rows(x.dtype, x.shape, &outer, &length, &inner);
     Tensor y = ctx.allocate(y_.dtype, x.shape);
-    const bool isSigned = x.dtype == DType::Int8;
+    const DType inType = x.dtype;
+    const bool wideOut = isWideQuantizedType(y.dtype);
     const QRange range = y_.range();
     const uint8_t* src = x.bytes();
     uint8_t* dst = y.buffer->data();
@@ -39,28 +43,32 @@ class QuantizedSoftmaxOp : public Op {
         bool any = !masked_;
         for (int64_t i = 0; i < length && !any; ++i) any = keep[size_t(base + i * inner)] != 0;
         const auto kept = [&](int64_t i) { return !any || !masked_ || keep[size_t(base + i * inner)] != 0; };
-        int32_t maxValue = -1000;
-        for (int64_t i = 0; i < length; ++i) if (kept(i)) maxValue = std::max(maxValue, quantizedAt(src, isSigned, base + i * inner));
+        int32_t maxValue = std::numeric_limits<int32_t>::min();
+        for (int64_t i = 0; i < length; ++i) if (kept(i)) maxValue = std::max(maxValue, quantizedAt(src, inType, base + i * inner));
         uint64_t sum = 0;  // < 2^22 * 2^40
-        for (int64_t i = 0; i < length; ++i) if (kept(i)) sum += exps_[maxValue - quantizedAt(src, isSigned, base + i * inner)];
+        for (int64_t i = 0; i < length; ++i) if (kept(i)) sum += exps_[size_t(maxValue - quantizedAt(src, inType, base + i * inner))];
         for (int64_t i = 0; i < length; ++i) {
-          const int32_t v = kept(i) ? quantizeRatio(exps_[maxValue - quantizedAt(src, isSigned, base + i * inner)], sum, y_.scales[0], y_.zeroPoints[0], range)
+          const int32_t v = kept(i) ? quantizeRatio(exps_[size_t(maxValue - quantizedAt(src, inType, base + i * inner))], sum, y_.scales[0], y_.zeroPoints[0], range)
                                     : zero;
-          dst[base + i * inner] = uint8_t(v);  // the low byte is the int8 or uint8 encoding
+          // the low byte (two bytes) encodes the signed and unsigned types alike
+          if (wideOut) reinterpret_cast<uint16_t*>(dst)[base + i * inner] = uint16_t(v);
+          else dst[base + i * inner] = uint8_t(v);
         }
       }
     });
     out[0] = std::move(y);
   }
 
-  bool hasDeviceKernel() const override { return !masked_; }  // masked: on the host inside a device run
+  // masked or 16-bit: on the host inside a device run
+  bool hasDeviceKernel() const override { return !masked_ && !isWideQuantizedType(x_.dtype) && !isWideQuantizedType(y_.dtype); }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
+    if (!hasDeviceKernel()) return false;
     SoftmaxDeviceArgs a;
     rows(x.dtype, x.shape, &a.outer, &a.length, &a.inner);
     DeviceTensor y = ctx.allocate(y_.dtype, x.shape);
-    a.hostExps = exps_;
+    a.hostExps = exps_.data();
     a.inputSigned = x.dtype == DType::Int8;
     a.outputScale = splitScale(y_.scales[0]);
     a.outputZeroPoint = y_.zeroPoints[0];
@@ -104,15 +112,15 @@ class QuantizedSoftmaxOp : public Op {
   bool coerce2d_;
   bool masked_;
   std::string where_;
-  uint64_t exps_[256];  // exp(-d * sx) in Q40 for a distance d from the row maximum
+  std::vector<uint64_t> exps_;  // exp(-d * sx) in Q40 for a distance d from the row maximum
 };
 
 }  // namespace
 
 std::unique_ptr<Op> createQLinearSoftmax(BuildContext& ctx) {
   ctx.requireInputs(4, 5);
-  QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input");
-  QuantParams y = readPerTensorByteParams(ctx, 3, 4, "output");
+  QuantParams x = readPerTensorParams(ctx, 1, 2, "input");
+  QuantParams y = readPerTensorParams(ctx, 3, 4, "output");
   const int64_t opset = ctx.attrInt("opset", 13);
   return std::make_unique<QuantizedSoftmaxOp>(std::move(x), std::move(y), ctx.attrInt("axis", opset >= 13 ? -1 : 1), opset < 13,
                                               false, ctx.where());
@@ -121,8 +129,8 @@ std::unique_ptr<Op> createQLinearSoftmax(BuildContext& ctx) {
 // Inputs x, x_scale, x_zero_point, y_scale, y_zero_point, keep.
 std::unique_ptr<Op> createQLinearMaskedSoftmax(BuildContext& ctx) {
   ctx.requireInputs(6, 6);
-  QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input");
-  QuantParams y = readPerTensorByteParams(ctx, 3, 4, "output");
+  QuantParams x = readPerTensorParams(ctx, 1, 2, "input");
+  QuantParams y = readPerTensorParams(ctx, 3, 4, "output");
   return std::make_unique<QuantizedSoftmaxOp>(std::move(x), std::move(y), ctx.attrInt("axis", -1), false, true, ctx.where());
 }
 
