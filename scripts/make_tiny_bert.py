@@ -10,9 +10,10 @@ Reshape/Transpose into heads, Q.K^T, Div by sqrt(head size), an additive mask
 (1 - mask) * -10000 broadcast over heads and queries, Softmax, P.V), GELU decomposed into
 Div/Erf/Add/Mul/Mul, a residual LayerNorm after attention and after the feed-forward block, and
 a pooler (the first token through Gemm and Tanh). Weights are seeded random (no training): the
-tests compare the quantised model with the float one, not with any task's labels.
+tests compare the quantised model with the float one, not with any task's labels. With --where the
+mask is an int64 input applied the way newer exports do: Where(Equal(mask, 0), -inf, scores).
 
-usage: make_tiny_bert.py OUT_DIR
+usage: make_tiny_bert.py OUT_DIR [--where]
 """
 import os
 import sys
@@ -21,6 +22,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+WHERE = "--where" in sys.argv[2:]
 VOCAB, SEQ, HIDDEN, HEADS, FFN, LAYERS = 96, 16, 64, 4, 128, 2
 HEAD = HIDDEN // HEADS
 rng = np.random.default_rng(20261126)
@@ -73,10 +75,15 @@ word = node("Gather", [const("embeddings.word", rng.standard_normal((VOCAB, HIDD
 x = node("Add", [word, const("embeddings.position", 0.5 * rng.standard_normal((SEQ, HIDDEN)))], "embeddings.sum")
 x = layer_norm(x, "embeddings.ln")
 
-# (1 - mask) * -10000, shaped [1, 1, 1, SEQ] to broadcast over heads and query positions.
-inverted = node("Sub", [const("mask.one", 1.0), mask], "mask.inverted")
-bias = node("Mul", [inverted, const("mask.big", -10000.0)], "mask.bias")
-mask_bias = node("Unsqueeze", [bias, const("mask.axes", [1, 2], np.int64)], "mask.bias4d")
+if WHERE:
+    # mask == 0, shaped [1, 1, 1, SEQ]: where it holds the score becomes -inf
+    mask4d = node("Unsqueeze", [mask, const("mask.axes", [1, 2], np.int64)], "mask.mask4d")
+    padding = node("Equal", [mask4d, const("mask.zero", 0, np.int64)], "mask.padding")
+else:
+    # (1 - mask) * -10000, shaped [1, 1, 1, SEQ] to broadcast over heads and query positions.
+    inverted = node("Sub", [const("mask.one", 1.0), mask], "mask.inverted")
+    bias = node("Mul", [inverted, const("mask.big", -10000.0)], "mask.bias")
+    mask_bias = node("Unsqueeze", [bias, const("mask.axes", [1, 2], np.int64)], "mask.bias4d")
 
 for l in range(LAYERS):
     p = f"layer{l}"
@@ -84,7 +91,11 @@ for l in range(LAYERS):
     k = heads(linear(x, HIDDEN, HIDDEN, p + ".k", 1.5), p + ".k", [0, 2, 3, 1])
     v = heads(linear(x, HIDDEN, HIDDEN, p + ".v"), p + ".v", [0, 2, 1, 3])
     scores = node("Div", [node("MatMul", [q, k], p + ".qk"), const(p + ".sqrt_head", np.sqrt(HEAD))], p + ".scores")
-    probs = node("Softmax", [node("Add", [scores, mask_bias], p + ".masked")], p + ".probs", axis=-1)
+    if WHERE:
+        masked = node("Where", [padding, const(p + ".neg_inf", -np.inf), scores], p + ".masked")
+    else:
+        masked = node("Add", [scores, mask_bias], p + ".masked")
+    probs = node("Softmax", [masked], p + ".probs", axis=-1)
     context = node("Transpose", [node("MatMul", [probs, v], p + ".pv")], p + ".context_t", perm=[0, 2, 1, 3])
     context = node("Reshape", [context, const(p + ".merge_shape", [1, SEQ, HIDDEN], np.int64)], p + ".context")
     attn = linear(context, HIDDEN, HIDDEN, p + ".attn_out")
@@ -102,7 +113,8 @@ nodes.append(helper.make_node("Tanh", [node("Gemm", [first, pool_w, pool_b], "po
 graph = helper.make_graph(
     nodes,
     "tiny-bert",
-    [helper.make_tensor_value_info(ids, TensorProto.INT64, [1, SEQ]), helper.make_tensor_value_info(mask, TensorProto.FLOAT, [1, SEQ])],
+    [helper.make_tensor_value_info(ids, TensorProto.INT64, [1, SEQ]),
+     helper.make_tensor_value_info(mask, TensorProto.INT64 if WHERE else TensorProto.FLOAT, [1, SEQ])],
     [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [1, HIDDEN]), helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, [1, SEQ, HIDDEN])],
     inits,
 )

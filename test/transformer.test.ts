@@ -1,8 +1,9 @@
 // A BERT-style encoder (test/fixtures/tiny-bert, built by scripts/make_tiny_bert.py: token and
 // position embeddings, decomposed LayerNorm and GELU, multi-head attention with an additive mask,
-// a Tanh pooler) quantised from float and run fully integer: the pooled output against onnxruntime
-// float over inputs disjoint from the calibration set, one hash on every ISA and thread count,
-// masked positions ignored to the bit, and the masked softmax against the plain one.
+// a Tanh pooler; tiny-bert-where: the same weights with the mask applied by Where(mask == 0, -inf))
+// quantised from float and run fully integer: the pooled output against onnxruntime float over
+// inputs disjoint from the calibration set, one hash on every ISA and thread count, masked
+// positions ignored to the bit, and the masked softmax against the plain one.
 import { describe, it, expect } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -15,22 +16,25 @@ import { runFloatGraph } from '../src/quantize/float_executor.js';
 import { expectSameEverywhere } from './helpers/run_all.js';
 import { buildModel, rng, tensorValue } from './helpers/onnx_builder.js';
 
-const FIXTURE = resolve(__dirname, 'fixtures', 'tiny-bert', 'model.onnx');
+const fixture = (name: string) => resolve(__dirname, 'fixtures', name, 'model.onnx');
+const FIXTURE = fixture('tiny-bert');
 const SEQ = 16;
 const VOCAB = 96;
 
-type Inputs = { input_ids: TensorInput & { data: BigInt64Array }; attention_mask: TensorInput & { data: Float32Array } };
+type MaskType = 'float32' | 'int64';
+type Inputs = { input_ids: TensorInput & { data: BigInt64Array }; attention_mask: TensorInput & { data: Float32Array | BigInt64Array } };
 
 /** Random token ids; the first `length` positions attend, the rest are padding (id 0, mask 0). */
-function sample(random: () => number, length = 4 + Math.floor(random() * (SEQ - 3))): Inputs {
+function sample(random: () => number, length = 4 + Math.floor(random() * (SEQ - 3)), maskType: MaskType = 'float32'): Inputs {
   const ids = BigInt64Array.from({ length: SEQ }, (_, i) => (i < length ? BigInt(1 + Math.floor(random() * (VOCAB - 1))) : 0n));
-  const mask = Float32Array.from({ length: SEQ }, (_, i) => (i < length ? 1 : 0));
-  return { input_ids: { dtype: 'int64', shape: [1, SEQ], data: ids }, attention_mask: { dtype: 'float32', shape: [1, SEQ], data: mask } };
+  const attend = Array.from({ length: SEQ }, (_, i) => (i < length ? 1 : 0));
+  const mask = maskType === 'int64' ? BigInt64Array.from(attend, BigInt) : Float32Array.from(attend);
+  return { input_ids: { dtype: 'int64', shape: [1, SEQ], data: ids }, attention_mask: { dtype: maskType, shape: [1, SEQ], data: mask } };
 }
 
 const ortFeeds = (x: Inputs) => ({
   input_ids: new ort.Tensor('int64', x.input_ids.data, [1, SEQ]),
-  attention_mask: new ort.Tensor('float32', x.attention_mask.data, [1, SEQ]),
+  attention_mask: x.attention_mask.data instanceof BigInt64Array ? new ort.Tensor('int64', x.attention_mask.data, [1, SEQ]) : new ort.Tensor('float32', x.attention_mask.data, [1, SEQ]),
 });
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -41,102 +45,111 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return dot / Math.sqrt(na * nb);
 }
 
-let quantized: Uint8Array | undefined;
-async function quantizedFixture(): Promise<Uint8Array> {
-  if (!quantized) {
-    const random = rng(11);
-    const calibration = Array.from({ length: 32 }, () => sample(random));
-    quantized = (await quantize(FIXTURE, calibration)).bytes;
+const VARIANTS: [string, MaskType, string][] = [
+  ['tiny-bert', 'float32', 'additive mask (1 - mask) * -10000'],
+  ['tiny-bert-where', 'int64', 'Where(mask == 0, -inf, scores)'],
+];
+
+for (const [name, maskType, maskForm] of VARIANTS) {
+  const FIXTURE = fixture(name);
+  let quantized: Uint8Array | undefined;
+  async function quantizedFixture(): Promise<Uint8Array> {
+    if (!quantized) {
+      const random = rng(11);
+      const calibration = Array.from({ length: 32 }, () => sample(random, undefined, maskType));
+      quantized = (await quantize(FIXTURE, calibration)).bytes;
+    }
+    return quantized;
   }
-  return quantized;
-}
 
-describe('BERT-style encoder, quantised and run integer-only', () => {
-  it('the calibrating float executor computes what onnxruntime float computes', async () => {
-    const model = readOnnxModel(readFileSync(FIXTURE));
-    const session = await ort.InferenceSession.create(FIXTURE, { graphOptimizationLevel: 'disabled' });
-    const random = rng(3);
-    for (const x of [sample(random), sample(random, SEQ)]) {
-      const ours = runFloatGraph(model, {
-        input_ids: { dims: [1, SEQ], data: Float64Array.from(x.input_ids.data, Number) },
-        attention_mask: { dims: [1, SEQ], data: x.attention_mask.data },
-      });
-      const theirs = await session.run(ortFeeds(x));
-      for (const name of ['pooled', 'last_hidden_state']) {
-        const a = ours[name].data;
-        const b = theirs[name].data as Float32Array;
-        let maxAbs = 0;
-        for (let i = 0; i < b.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
-        expect(maxAbs, name).toBeLessThan(1e-4);
+  describe(`BERT-style encoder (${maskForm}), quantised and run integer-only`, () => {
+    it('the calibrating float executor computes what onnxruntime float computes', async () => {
+      const model = readOnnxModel(readFileSync(FIXTURE));
+      const session = await ort.InferenceSession.create(FIXTURE, { graphOptimizationLevel: 'disabled' });
+      const random = rng(3);
+      for (const x of [sample(random, undefined, maskType), sample(random, SEQ, maskType)]) {
+        const ours = runFloatGraph(model, {
+          input_ids: { dims: [1, SEQ], data: Float64Array.from(x.input_ids.data, Number) },
+          attention_mask: { dims: [1, SEQ], data: x.attention_mask.data instanceof BigInt64Array ? Float64Array.from(x.attention_mask.data, Number) : x.attention_mask.data },
+        });
+        const theirs = await session.run(ortFeeds(x));
+        for (const output of ['pooled', 'last_hidden_state']) {
+          const a = ours[output].data;
+          const b = theirs[output].data as Float32Array;
+          let maxAbs = 0;
+          for (let i = 0; i < b.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
+          expect(maxAbs, output).toBeLessThan(1e-4);
+        }
       }
-    }
-    await session.release();
+      await session.release();
+    });
+
+    it('pooled output: cosine >= 0.99 with onnxruntime float on 100 inputs outside the calibration set; every op integer', async () => {
+      const bytes = await quantizedFixture();
+      const ours = await loadModel(bytes);
+      const float = await ort.InferenceSession.create(FIXTURE);
+      const qdq = await ort.InferenceSession.create(bytes); // a standard QDQ model: onnxruntime runs it too
+      const random = rng(12);
+      const cosines: number[] = [];
+      const ortQdq: number[] = [];
+      for (let k = 0; k < 100; k++) {
+        const x = sample(random, undefined, maskType);
+        const reference = (await float.run(ortFeeds(x))).pooled.data as Float32Array;
+        const r = await ours.run(x);
+        cosines.push(cosine(Array.from(r.outputs.pooled.data as Float32Array), reference));
+        ortQdq.push(cosine((await qdq.run(ortFeeds(x))).pooled.data as Float32Array, reference));
+      }
+      const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+      console.log(
+        `${name} pooled output vs onnxruntime float over ${cosines.length} inputs: cosine min ${Math.min(...cosines).toFixed(4)}, mean ${mean(cosines).toFixed(4)}` +
+          ` (onnxruntime running the same QDQ model: min ${Math.min(...ortQdq).toFixed(4)}, mean ${mean(ortQdq).toFixed(4)})`,
+      );
+      expect(Math.min(...cosines)).toBeGreaterThanOrEqual(0.99);
+
+      const traced = await ours.run(sample(random, undefined, maskType), { trace: true });
+      const ops = new Set(traced.trace!.map((t) => t.op));
+      for (const op of ['bitexact::QLinearLayerNorm', 'bitexact::QLinearMaskedSoftmax', 'bitexact::AttentionMaskKeep', 'bitexact::QLinearLut', 'QLinearMatMul', 'com.microsoft::QGemm', 'Gather']) {
+        expect(ops, op).toContain(op);
+      }
+      // Float only where the graph ends (the two outputs are dequantised); nothing is quantised at run time.
+      expect(traced.trace!.filter((t) => t.op === 'DequantizeLinear').length).toBe(2);
+      expect(ops).not.toContain('QuantizeLinear');
+      ours.dispose();
+      await float.release();
+      await qdq.release();
+    }, 120_000);
+
+    it('one hash on every ISA and thread count', async () => {
+      const bytes = await quantizedFixture();
+      const random = rng(13);
+      for (const x of [sample(random, undefined, maskType), sample(random, SEQ, maskType), sample(random, 1, maskType)]) await expectSameEverywhere(bytes, x, name);
+    }, 120_000);
+
+    it('masked positions do not move a bit of the pooled output; attended ones do', async () => {
+      const m = await loadModel(await quantizedFixture());
+      const x = sample(rng(14), 9, maskType);
+      const base = await m.run(x);
+      const padded = structuredClone(x);
+      for (let i = 9; i < SEQ; i++) padded.input_ids.data[i] = BigInt(i + 7);
+      expect((await m.run(padded)).outputs.pooled.hash).toBe(base.outputs.pooled.hash);
+      const attended = structuredClone(x);
+      attended.input_ids.data[3] = (attended.input_ids.data[3] % BigInt(VOCAB - 1)) + 1n;
+      expect((await m.run(attended)).outputs.pooled.hash).not.toBe(base.outputs.pooled.hash);
+      m.dispose();
+    });
+
+    it.skipIf(maskType !== 'float32')('a mask value that is neither attend (1) nor padding (0) is refused, and the model keeps running', async () => {
+      const m = await loadModel(await quantizedFixture());
+      const x = sample(rng(15), 8, maskType) as Inputs & { attention_mask: { data: Float32Array } };
+      x.attention_mask.data[2] = 0.999; // a bias of about -10: neither 0 nor masked
+      await expect(m.run(x)).rejects.toMatchObject({ code: 'ERR_BITEXACT_INPUT', message: expect.stringMatching(/additive bias .*0 \(attend\) or <= -1000/) });
+      x.attention_mask.data[2] = 1;
+      expect((await m.run(x)).outputs.pooled.shape).toEqual([1, 64]);
+      m.dispose();
+    });
   });
 
-  it('pooled output: cosine >= 0.99 with onnxruntime float on 100 inputs outside the calibration set; every op integer', async () => {
-    const bytes = await quantizedFixture();
-    const ours = await loadModel(bytes);
-    const float = await ort.InferenceSession.create(FIXTURE);
-    const qdq = await ort.InferenceSession.create(bytes); // a standard QDQ model: onnxruntime runs it too
-    const random = rng(12);
-    const cosines: number[] = [];
-    const ortQdq: number[] = [];
-    for (let k = 0; k < 100; k++) {
-      const x = sample(random);
-      const reference = (await float.run(ortFeeds(x))).pooled.data as Float32Array;
-      const r = await ours.run(x);
-      cosines.push(cosine(Array.from(r.outputs.pooled.data as Float32Array), reference));
-      ortQdq.push(cosine((await qdq.run(ortFeeds(x))).pooled.data as Float32Array, reference));
-    }
-    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-    console.log(
-      `tiny BERT pooled output vs onnxruntime float over ${cosines.length} inputs: cosine min ${Math.min(...cosines).toFixed(4)}, mean ${mean(cosines).toFixed(4)}` +
-        ` (onnxruntime running the same QDQ model: min ${Math.min(...ortQdq).toFixed(4)}, mean ${mean(ortQdq).toFixed(4)})`,
-    );
-    expect(Math.min(...cosines)).toBeGreaterThanOrEqual(0.99);
-
-    const traced = await ours.run(sample(random), { trace: true });
-    const ops = new Set(traced.trace!.map((t) => t.op));
-    for (const op of ['bitexact::QLinearLayerNorm', 'bitexact::QLinearMaskedSoftmax', 'bitexact::AdditiveMaskKeep', 'bitexact::QLinearLut', 'QLinearMatMul', 'com.microsoft::QGemm', 'Gather']) {
-      expect(ops, op).toContain(op);
-    }
-    // Float arithmetic only where the graph ends: the outputs are dequantised.
-    const floatOps = traced.trace!.filter((t) => t.op === 'DequantizeLinear');
-    expect(floatOps.length).toBe(2);
-    ours.dispose();
-    await float.release();
-    await qdq.release();
-  }, 120_000);
-
-  it('one hash on every ISA and thread count', async () => {
-    const bytes = await quantizedFixture();
-    const random = rng(13);
-    for (const x of [sample(random), sample(random, SEQ), sample(random, 1)]) await expectSameEverywhere(bytes, x, 'tiny BERT');
-  }, 120_000);
-
-  it('masked positions do not move a bit of the pooled output; attended ones do', async () => {
-    const m = await loadModel(await quantizedFixture());
-    const x = sample(rng(14), 9);
-    const base = await m.run(x);
-    const padded = structuredClone(x);
-    for (let i = 9; i < SEQ; i++) padded.input_ids.data[i] = BigInt(i + 7);
-    expect((await m.run(padded)).outputs.pooled.hash).toBe(base.outputs.pooled.hash);
-    const attended = structuredClone(x);
-    attended.input_ids.data[3] = (attended.input_ids.data[3] % BigInt(VOCAB - 1)) + 1n;
-    expect((await m.run(attended)).outputs.pooled.hash).not.toBe(base.outputs.pooled.hash);
-    m.dispose();
-  });
-
-  it('a mask value that is neither attend (1) nor padding (0) is refused, and the model keeps running', async () => {
-    const m = await loadModel(await quantizedFixture());
-    const x = sample(rng(15), 8);
-    x.attention_mask.data[2] = 0.999; // a bias of about -10: neither 0 nor masked
-    await expect(m.run(x)).rejects.toMatchObject({ code: 'ERR_BITEXACT_INPUT', message: expect.stringMatching(/additive bias .*0 \(attend\) or <= -1000/) });
-    x.attention_mask.data[2] = 1;
-    expect((await m.run(x)).outputs.pooled.shape).toEqual([1, 64]);
-    m.dispose();
-  });
-});
+}
 
 describe('bitexact quantize (CLI) on a model with two inputs', () => {
   it('calibrates on folders of input_0 / input_1 files and the result runs; a folder missing an input is refused', () => {

@@ -71,6 +71,8 @@ describe('16-bit activations in the integer engine', () => {
     ['Sigmoid', (x) => 1 / (1 + Math.exp(-x)), 3e-4, 1 / 65535, -32768],
     ['Erf', erf64, 1e-4, 1 / 32767, 0],
     ['Gelu', (x) => (x * (1 + erf64(x / Math.SQRT2))) / 2, 2e-4, 2e-4, 0],
+    ['SiLU', (x) => x / (1 + Math.exp(-x)), 2e-4, 2e-4, 0],
+    ['HardSwish', (x) => x * Math.min(1, Math.max(0, x / 6 + 0.5)), 2e-4, 2e-4, 0],
   ];
   for (const [op, fn, xs, ys, yz] of FUNCTIONS) {
     it(`${op} over the whole int16 domain is within 1 LSB of float64`, async () => {
@@ -78,7 +80,14 @@ describe('16-bit activations in the integer engine', () => {
         inputs: [{ name: 'x', dtype: 'int16', shape: [65536] }],
         outputs: [{ name: 'y', dtype: 'int16' }],
         initializers: { xs: tensorValue('float32', [], [xs]), xz: tensorValue('int16', [], [0]), ys: tensorValue('float32', [], [ys]), yz: tensorValue('int16', [], [yz]) },
-        nodes: [dq('x', 'xs', 'xz', 'f'), { op, inputs: ['f'], outputs: ['g'], ...(op === 'Gelu' ? { domain: 'com.microsoft' } : {}) }, q('g', 'ys', 'yz', 'y')],
+        nodes: [
+          dq('x', 'xs', 'xz', 'f'),
+          // SiLU has no ONNX op: Mul(v, Sigmoid(v)) is recognised as one function of v
+          ...(op === 'SiLU'
+            ? [{ op: 'Sigmoid', inputs: ['f'], outputs: ['s'] }, { op: 'Mul', inputs: ['f', 's'], outputs: ['g'] }]
+            : [{ op, inputs: ['f'], outputs: ['g'], ...(op === 'Gelu' ? { domain: 'com.microsoft' } : {}) }]),
+          q('g', 'ys', 'yz', 'y'),
+        ],
       });
       const all = Array.from({ length: 65536 }, (_, i) => i - 32768);
       const r = await expectSameEverywhere(model, { x: { dtype: 'int16', shape: [65536], data: Int16Array.from(all) } }, `${op} int16`);

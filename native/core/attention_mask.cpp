@@ -15,76 +15,91 @@ bool isStructural(const onnx::Node& n) {
   return isStandardOp(n, "Unsqueeze") || isStandardOp(n, "Reshape") || isStandardOp(n, "Squeeze");
 }
 
-std::optional<MaskStep> stepOf(const onnx::Node& n) {
+std::optional<MaskStep> binaryStep(const onnx::Node& n) {
   if (isStandardOp(n, "Add")) return MaskStep::Add;
   if (isStandardOp(n, "Sub")) return MaskStep::Sub;
   if (isStandardOp(n, "Mul")) return MaskStep::Mul;
   if (isStandardOp(n, "Div")) return MaskStep::Div;
-  if (isStandardOp(n, "Neg")) return MaskStep::Neg;
+  if (isStandardOp(n, "Equal")) return MaskStep::Equal;
   return std::nullopt;
+}
+
+// A scalar constant's value as binary32 (integer constants of Equal converted exactly enough:
+// masks compare small integers).
+std::optional<float> scalarConstant(const Tensor* t) {
+  if (!t || t->size() != 1) return std::nullopt;
+  if (t->dtype == DType::Float32) return t->floatAt(0);
+  if (t->dtype == DType::Int64 || t->dtype == DType::Int32 || t->dtype == DType::Bool || t->dtype == DType::UInt8 || t->dtype == DType::Int8) {
+    return float(t->intAt(0));
+  }
+  return std::nullopt;
+}
+
+onnx::Attribute intsAttr(const char* name, std::vector<int64_t> v) {
+  onnx::Attribute a;
+  a.name = name;
+  a.kind = onnx::Attribute::Kind::Ints;
+  a.ints = std::move(v);
+  return a;
 }
 
 }  // namespace
 
-std::optional<std::string> buildMaskKeep(QdqGraph& g, const std::string& bias, std::vector<onnx::Node>* nodes) {
+std::optional<std::string> buildMaskKeep(QdqGraph& g, const std::string& start, MaskMode mode, std::vector<onnx::Node>* nodes) {
   std::vector<Step> steps;                    // from the source on
   std::vector<const onnx::Node*> structural;  // from the source on
-  bool cast = false;
-  std::string value = bias;
+  std::string value = start;
   for (;;) {
     bool isInput = false;
     for (const onnx::ValueInfo& v : g.graph.inputs) isInput = isInput || v.name == value;
     if (isInput) break;
     const onnx::Node* p = g.producer(value);
-    if (!p || p->outputs.size() != 1) return std::nullopt;
+    if (!p || p->outputs.size() != 1 || p->inputs.empty()) return std::nullopt;
     if (isStructural(*p)) {
       for (size_t i = 1; i < p->inputs.size(); ++i) if (!p->inputs[i].empty() && !g.constant(p->inputs[i])) return std::nullopt;
       structural.insert(structural.begin(), p);
-      value = p->inputs[0];
-      continue;
-    }
-    if (isStandardOp(*p, "Cast")) {
+    } else if (isStandardOp(*p, "Cast")) {
+      // To float keeps a mask's small integers; to an integer type truncates; to bool tests != 0.
       const onnx::Attribute* to = p->attribute("to");
-      if (cast || !to || to->i != int64_t(DType::Float32)) return std::nullopt;
-      cast = true;
-      value = p->inputs[0];
+      if (!to || !isKnownDType(int(to->i))) return std::nullopt;
+      if (to->i == int64_t(DType::Bool)) steps.insert(steps.begin(), Step{MaskStep::ToBool});
+      else if (to->i != int64_t(DType::Float32)) steps.insert(steps.begin(), Step{MaskStep::Trunc});
+    } else if (isStandardOp(*p, "Neg") || isStandardOp(*p, "Not")) {
+      steps.insert(steps.begin(), Step{isStandardOp(*p, "Neg") ? MaskStep::Neg : MaskStep::Not});
+    } else if (const auto op = binaryStep(*p); op && p->inputs.size() == 2) {
+      const Tensor* c0 = g.constant(p->inputs[0]);
+      const Tensor* c1 = g.constant(p->inputs[1]);
+      if ((c0 == nullptr) == (c1 == nullptr)) return std::nullopt;
+      const auto c = scalarConstant(c0 ? c0 : c1);
+      if (!c) return std::nullopt;
+      steps.insert(steps.begin(), Step{*op, *c, c0 != nullptr});
+      value = c0 ? p->inputs[1] : p->inputs[0];
       continue;
+    } else {
+      return std::nullopt;
     }
-    const auto op = stepOf(*p);
-    if (!op || cast) return std::nullopt;  // float arithmetic before the Cast would be on integers
-    if (*op == MaskStep::Neg) {
-      steps.insert(steps.begin(), Step{*op});
-      value = p->inputs[0];
-      continue;
-    }
-    if (p->inputs.size() != 2) return std::nullopt;
-    const Tensor* c0 = g.constant(p->inputs[0]);
-    const Tensor* c1 = g.constant(p->inputs[1]);
-    if ((c0 == nullptr) == (c1 == nullptr)) return std::nullopt;
-    const Tensor* c = c0 ? c0 : c1;
-    if (c->dtype != DType::Float32 || c->size() != 1) return std::nullopt;
-    steps.insert(steps.begin(), Step{*op, c->floatAt(0), c0 != nullptr});
-    value = c0 ? p->inputs[1] : p->inputs[0];
+    value = p->inputs[0];
   }
   onnx::Node keep;
-  keep.opType = "AdditiveMaskKeep";
+  keep.opType = "AttentionMaskKeep";
   keep.domain = "bitexact";
   keep.inputs = {value};
-  keep.outputs = {g.freshName(bias + "_keep")};
+  keep.outputs = {g.freshName(start + "_keep")};
   keep.name = keep.outputs[0];
-  onnx::Attribute ops, first, constants;
-  ops.name = "steps";
-  ops.kind = onnx::Attribute::Kind::Ints;
-  first.name = "constant_first";
-  first.kind = onnx::Attribute::Kind::Ints;
+  std::vector<int64_t> ops, first;
+  onnx::Attribute constants;
   constants.name = "constants";
   constants.kind = onnx::Attribute::Kind::Floats;
   for (const Step& s : steps) {
-    ops.ints.push_back(int64_t(s.op));
-    first.ints.push_back(s.constantFirst ? 1 : 0);
+    ops.push_back(int64_t(s.op));
+    first.push_back(s.constantFirst ? 1 : 0);
     constants.floats.push_back(s.constant);
   }
-  keep.attributes = {ops, first, constants};
+  onnx::Attribute modeAttr;
+  modeAttr.name = "mode";
+  modeAttr.kind = onnx::Attribute::Kind::Int;
+  modeAttr.i = int64_t(mode);
+  keep.attributes = {intsAttr("steps", ops), intsAttr("constant_first", first), constants, modeAttr};
   nodes->push_back(keep);
   std::string current = keep.outputs[0];
   for (const onnx::Node* s : structural) {

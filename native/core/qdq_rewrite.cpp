@@ -13,6 +13,7 @@
 //   DQ(x) -> AveragePool -> Q                          -> com.microsoft QLinearAveragePool
 //   DQ(x) -> Softmax -> Q                              -> com.microsoft QLinearSoftmax
 //   DQ(x), mask bias -> Add -> Softmax -> Q            -> bitexact QLinearMaskedSoftmax (attention_mask.h)
+//   Where(mask condition, DQ(x), -inf) -> Softmax -> Q -> bitexact QLinearMaskedSoftmax
 //   DQ(x_i)... -> Concat -> Q                          -> com.microsoft QLinearConcat
 //   DQ(x) -> Sigmoid | Tanh | Erf | Gelu | HardSwish | HardSigmoid | Relu | Clip | LeakyRelu -> Q -> bitexact QLinearLut
 //   DQ(x) -> MaxPool | Reshape | Flatten | Squeeze | Unsqueeze | Transpose | Slice | Gather |
@@ -25,6 +26,7 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <tuple>
 
 #include "attention_mask.h"
 #include "graph.h"
@@ -391,23 +393,37 @@ std::optional<onnx::Node> fuseSingleInput(QdqGraph& g, const onnx::Node& op, con
   return fused;
 }
 
-// DQ(x) + bias -> Softmax -> Q, the bias an additive attention mask computed from a graph input:
-// the keep mask's nodes go to `extra` (they run before the fused node). `keeps` maps each bias
+// DQ(x) + bias -> Softmax -> Q with the bias an additive attention mask computed from a graph
+// input, or Where(cond, DQ(x), F) / Where(cond, F, DQ(x)) -> Softmax -> Q with F <= kMaskedBias:
+// the keep mask's nodes go to `extra` (they run before the fused node). `keeps` maps each mask
 // already turned into a keep mask to it (layers share one mask).
 std::optional<onnx::Node> fuseMaskedSoftmax(QdqGraph& g, const onnx::Node& op, const QuantInfo& out, std::vector<onnx::Node>* extra,
                                             std::map<std::string, std::string>* keeps) {
   if (!isStandardOp(op, "Softmax") || op.inputs.empty() || out.scales.size() != 1) return std::nullopt;
-  const onnx::Node* add = g.producer(op.inputs[0]);
-  if (!add || !isStandardOp(*add, "Add") || add->inputs.size() != 2 || !g.singleUse(op.inputs[0])) return std::nullopt;
-  for (int side = 0; side < 2; ++side) {
-    const auto x = dequantizedActivation(g, add->inputs[size_t(side)]);
+  const onnx::Node* mix = g.producer(op.inputs[0]);
+  if (!mix || !g.singleUse(op.inputs[0])) return std::nullopt;
+  // (scores operand, mask value, mode) candidates
+  std::vector<std::tuple<std::string, std::string, MaskMode>> candidates;
+  if (isStandardOp(*mix, "Add") && mix->inputs.size() == 2) {
+    candidates.emplace_back(mix->inputs[0], mix->inputs[1], MaskMode::AdditiveBias);
+    candidates.emplace_back(mix->inputs[1], mix->inputs[0], MaskMode::AdditiveBias);
+  } else if (isStandardOp(*mix, "Where") && mix->inputs.size() == 3) {
+    const auto masked = [&](const std::string& v) {
+      const Tensor* c = g.constant(v);
+      return c && c->dtype == DType::Float32 && c->size() == 1 && c->floatAt(0) <= kMaskedBias;
+    };
+    if (masked(mix->inputs[2])) candidates.emplace_back(mix->inputs[1], mix->inputs[0], MaskMode::KeepWhenTrue);
+    if (masked(mix->inputs[1])) candidates.emplace_back(mix->inputs[2], mix->inputs[0], MaskMode::KeepWhenFalse);
+  }
+  for (const auto& [scores, mask, mode] : candidates) {
+    const auto x = dequantizedActivation(g, scores);
     if (!x || x->dtype != out.dtype) continue;
-    const std::string& bias = add->inputs[size_t(1 - side)];
+    const std::string key = mask + "#" + std::to_string(int64_t(mode));
     std::vector<onnx::Node> nodes;
-    const auto known = keeps->find(bias);
-    const auto keep = known != keeps->end() ? std::optional<std::string>(known->second) : buildMaskKeep(g, bias, &nodes);
+    const auto known = keeps->find(key);
+    const auto keep = known != keeps->end() ? std::optional<std::string>(known->second) : buildMaskKeep(g, mask, mode, &nodes);
     if (!keep) continue;
-    (*keeps)[bias] = *keep;
+    (*keeps)[key] = *keep;
     onnx::Node fused;
     fused.name = op.name;
     fused.opType = "QLinearMaskedSoftmax";

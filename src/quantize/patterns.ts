@@ -5,10 +5,10 @@
 //   Div(x, sqrt 2) | Mul(x, 1/sqrt 2), Erf, Add 1, Mul x, Mul 0.5 (in either order)
 //                                                            -> com.microsoft Gelu
 //   Div(x, constant)                                         -> Mul(x, 1 / constant)
-// and the analysis that keeps an additive attention mask (computed from a graph input, added to
-// scores right before a Softmax) in float: quantising (1 - mask) * -10000 together with the scores
-// would spend the whole uint8 range on the mask. bitexact runs that Add + Softmax as one integer
-// masked softmax.
+// and the analysis that keeps an attention mask in float: an additive one (computed from a graph
+// input, added to the scores right before a Softmax; quantising (1 - mask) * -10000 together with
+// the scores would spend the whole uint8 range on the mask) or a select (Where(cond, scores, -inf)).
+// bitexact runs that Add/Where + Softmax as one integer masked softmax.
 import type { OnnxModel, OnnxNode, OnnxTensor } from '../onnx/reader.js';
 
 type Graph = OnnxModel['graph'];
@@ -180,14 +180,17 @@ export function divisionsToProducts(g: Graph): number {
   return changed;
 }
 
-const MASK_OPS = new Set(['Cast', 'Sub', 'Add', 'Mul', 'Div', 'Neg', 'Unsqueeze', 'Reshape', 'Squeeze']);
+const MASK_OPS = new Set(['Cast', 'Sub', 'Add', 'Mul', 'Div', 'Neg', 'Equal', 'Not', 'Unsqueeze', 'Reshape', 'Squeeze']);
+/** a select's masked value: exp underflows to 0 for it in float too (attention_mask.h) */
+const MASKED_VALUE = -1000;
 
 /**
- * Additive attention masks: an Add read only by a Softmax, one operand of which is computed from
- * graph inputs and constants alone by MASK_OPS. Returns those Adds and the nodes of the mask
- * computations (left in float by the quantiser; bitexact evaluates them exactly).
+ * Attention masks: an Add read only by a Softmax, one operand of which is computed from graph
+ * inputs and constants alone by MASK_OPS, or a Where read only by a Softmax choosing between the
+ * scores and a constant <= -1000 on such a condition. Returns those Adds/Wheres and the nodes of
+ * the mask computations (left in float by the quantiser; bitexact evaluates them exactly).
  */
-export function findAdditiveMasks(g: Graph): { maskedAdds: Set<OnnxNode>; maskNodes: Set<OnnxNode> } {
+export function findAttentionMasks(g: Graph): { maskedAdds: Set<OnnxNode>; maskNodes: Set<OnnxNode> } {
   const v = view(g);
   const graphInputs = new Set(g.inputs.map((i) => i.name));
   const maskedAdds = new Set<OnnxNode>();
@@ -199,6 +202,15 @@ export function findAdditiveMasks(g: Graph): { maskedAdds: Set<OnnxNode>; maskNo
     into.add(p);
     return true;
   };
+  for (const where of g.nodes) {
+    if (where.opType !== 'Where' || where.inputs.length !== 3 || !soleConsumer(v, where.outputs[0], 'Softmax')) continue;
+    const [condition, a, b] = where.inputs;
+    const masked = (name: string) => scalar(g, name) !== undefined && scalar(g, name)! <= MASKED_VALUE;
+    const nodes = new Set<OnnxNode>();
+    if (masked(a) === masked(b) || graphInputs.has(condition) || !cone(condition, nodes)) continue;
+    maskedAdds.add(where);
+    for (const n of nodes) maskNodes.add(n);
+  }
   for (const add of g.nodes) {
     if (add.opType !== 'Add' || add.inputs.length !== 2 || !soleConsumer(v, add.outputs[0], 'Softmax')) continue;
     for (const operand of add.inputs) {

@@ -17,7 +17,7 @@ import { rawTensor, writeOnnxModel, type AttrValue, type IoSpec, type NodeSpec, 
 import { TensorStats, uint8Params, wideParams, type CalibrationMethod } from './calibration.js';
 import { runFloatGraph } from './float_executor.js';
 import { FLOAT_OPS, type FloatTensor } from './float_ops.js';
-import { divisionsToProducts, findAdditiveMasks, fuseGeluPatterns, fuseLayerNormPatterns, removeDeadNodes } from './patterns.js';
+import { divisionsToProducts, findAttentionMasks, fuseGeluPatterns, fuseLayerNormPatterns, removeDeadNodes } from './patterns.js';
 
 export type QuantizeProfile = 'int8' | 'w8a16';
 
@@ -48,7 +48,7 @@ export interface QuantizeReport {
 const FUSED_ACTIVATIONS = new Set(['Relu', 'Clip']);
 const LINEAR = new Set(['Conv', 'Gemm', 'MatMul', 'Add', 'Mul']);
 /** ops whose output must carry their input's quantisation (bitexact runs them on the integers) */
-const PASSTHROUGH = new Set(['MaxPool', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose']);
+const PASSTHROUGH = new Set(['MaxPool', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Gather']);
 const FLOAT = 1;
 /** graph input element types the quantiser accepts: float32 (quantised) and integer ids / masks (kept) */
 const INPUT_TYPES: Record<number, 'float32' | 'int32' | 'int64'> = { 1: 'float32', 6: 'int32', 7: 'int64' };
@@ -71,7 +71,7 @@ export function quantizeFloatModel(model: OnnxModel, calibration: Record<string,
   // per-channel DequantizeLinear needs opset 13, LayerNormalization 17
   const hasLayerNorm = graph.graph.nodes.some((n) => n.opType === 'LayerNormalization');
   const opset = Math.max(hasLayerNorm ? 17 : 13, domainVersion);
-  const masks = findAdditiveMasks(graph.graph);
+  const masks = findAttentionMasks(graph.graph);
 
   const stats = new Map<string, TensorStats>();
   calibration.forEach((inputs, k) => {
@@ -311,7 +311,8 @@ class QdqWriter {
         continue;
       }
       const masked = this.masks.maskedAdds.has(node);
-      const inputs = node.inputs.map((name, i) => (masked && this.masks.maskNodes.has(this.#producer(name)!) ? name : this.#inputFor(node, i, name)));
+      // a masked Add/Where reads the mask (and a select's constant) as float, the scores dequantised
+      const inputs = node.inputs.map((name, i) => (masked && (this.masks.maskNodes.has(this.#producer(name)!) || this.#isMaskSource(node, name)) ? this.#maskInput(node, i, name) : this.#inputFor(node, i, name)));
       const out = node.outputs[0];
       const next = consumers.get(out) ?? [];
       const fusesIntoNext = LINEAR.has(node.opType) && next.length === 1 && FUSED_ACTIVATIONS.has(next[0].opType) && !outputs.has(out);
@@ -364,11 +365,18 @@ class QdqWriter {
     return this.model.graph.nodes.find((n) => n.outputs.includes(name));
   }
 
-  /** Inputs of the float mask computation: values as they are, shapes and axes int64, the rest float32. */
+  /** A masked Where's condition or constant, or a masked Add's operand that is a graph input. */
+  #isMaskSource(node: OnnxNode, name: string): boolean {
+    if (node.opType === 'Where') return name === node.inputs[0] || this.model.graph.initializers.has(name);
+    return this.model.graph.inputs.some((i) => i.name === name && !this.#dequantized.has(name));
+  }
+
+  /** Inputs of the float mask computation: values as they are, constants in their own type (shapes and axes int64). */
   #maskInput(node: OnnxNode, index: number, name: string): string {
     const init = name ? this.model.graph.initializers.get(name) : undefined;
     if (!init) return name;
-    return this.#constant(name, init, index === 1 && ['Reshape', 'Unsqueeze', 'Squeeze'].includes(node.opType) ? 'int64' : 'float32');
+    const shape = index === 1 && ['Reshape', 'Unsqueeze', 'Squeeze'].includes(node.opType);
+    return this.#constant(name, init, shape || init.dataType === 7 ? 'int64' : init.dataType === 6 ? 'int32' : 'float32');
   }
 
   #inputFor(node: OnnxNode, index: number, name: string): string {
@@ -384,7 +392,7 @@ class QdqWriter {
     return this.#constantActivation(name, init);
   }
 
-  #constant(name: string, t: OnnxTensor, dtype: 'int64' | 'float32'): string {
+  #constant(name: string, t: OnnxTensor, dtype: 'int64' | 'int32' | 'float32'): string {
     this.#inits[name] = rawTensor(dtype, t.dims, dtype === 'int64' ? Array.from(t.data, (v) => BigInt(Math.round(v))) : t.data);
     return name;
   }

@@ -23,7 +23,7 @@ std::unique_ptr<Op> createQLinearSigmoid(BuildContext&);
 std::unique_ptr<Op> createQLinearLeakyRelu(BuildContext&);
 std::unique_ptr<Op> createQLinearSoftmax(BuildContext&);
 std::unique_ptr<Op> createQLinearMaskedSoftmax(BuildContext&);
-std::unique_ptr<Op> createAdditiveMaskKeep(BuildContext&);
+std::unique_ptr<Op> createAttentionMaskKeep(BuildContext&);
 std::unique_ptr<Op> createQLinearConcat(BuildContext&);
 std::unique_ptr<Op> createQLinearAveragePool(BuildContext&);
 std::unique_ptr<Op> createPad(BuildContext&);
@@ -65,7 +65,7 @@ const std::map<std::string, Factory>& factories() {
       {"com.microsoft::QLinearLeakyRelu", createQLinearLeakyRelu},
       {"com.microsoft::QLinearSoftmax", createQLinearSoftmax},
       {"bitexact::QLinearMaskedSoftmax", createQLinearMaskedSoftmax},
-      {"bitexact::AdditiveMaskKeep", createAdditiveMaskKeep},
+      {"bitexact::AttentionMaskKeep", createAttentionMaskKeep},
       {"com.microsoft::QLinearConcat", createQLinearConcat},
       {"com.microsoft::QLinearAveragePool", createQLinearAveragePool},
       {"Pad", createPad},
