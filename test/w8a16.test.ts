@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { loadModel, quantize } from '../src/index.js';
 import { rawTensor, writeOnnxModel } from '../src/onnx/writer.js';
 import { buildModel, rng, randomInts, tensorValue, type NodeSpec } from './helpers/onnx_builder.js';
-import { erf64, qlinearMatMulReference } from './helpers/reference.js';
+import { erf64, qlinearMatMulReference, roundShiftRightEven } from './helpers/reference.js';
 import { expectSameEverywhere } from './helpers/run_all.js';
 
 type Wide = 'int16' | 'uint16';
@@ -48,6 +48,35 @@ describe('16-bit activations in the integer engine', () => {
       const r = await expectSameEverywhere(model, { a: { dtype: aType, shape: aShape, data: typed(aType, a) } }, 'QLinearMatMul 16-bit');
       expect(Array.from(r.outputs.y.data as Int16Array)).toEqual(qlinearMatMulReference(a, aShape, b, n, params, RANGE[yType]));
     });
+  });
+
+  it('QLinearAdd of int16 and broadcast uint16 inputs to int16 equals the JS reference', async () => {
+    const random = rng(4150);
+    const [as, az, bs, bz, ys, yz] = [Math.fround(3e-4), -7, Math.fround(1e-4), 0, Math.fround(5e-4), 11];
+    const shapeA = [3, 4, 50];
+    const shapeB = [4, 1];
+    const a = randomInts(random, 600, -32768, 32767, 0.2);
+    const b = randomInts(random, 4, 0, 65535, 0.3);
+    const model = buildModel({
+      inputs: [{ name: 'a', dtype: 'int16', shape: shapeA }, { name: 'b', dtype: 'uint16', shape: shapeB }],
+      outputs: [{ name: 'y', dtype: 'int16' }],
+      initializers: {
+        as: tensorValue('float32', [], [as]), az: tensorValue('int16', [], [az]), bs: tensorValue('float32', [], [bs]), bz: tensorValue('uint16', [], [bz]),
+        ys: tensorValue('float32', [], [ys]), yz: tensorValue('int16', [], [yz]),
+      },
+      nodes: [dq('a', 'as', 'az', 'af'), dq('b', 'bs', 'bz', 'bf'), { op: 'Add', inputs: ['af', 'bf'], outputs: ['s'] }, q('s', 'ys', 'yz', 'y')],
+    });
+    const r = await expectSameEverywhere(model, { a: { dtype: 'int16', shape: shapeA, data: Int16Array.from(a) }, b: { dtype: 'uint16', shape: shapeB, data: Uint16Array.from(b) } }, 'QLinearAdd 16-bit');
+    // numerics.h deriveMultiplierPair: the larger ratio gets 31 significant bits, both share the shift
+    const [ma, mb] = [as / ys, bs / ys];
+    const shift = Math.min(62, 31 - (Math.floor(Math.log2(Math.max(ma, mb))) + 1));
+    const [pa, pb] = [BigInt(Math.round(ma * 2 ** shift)), BigInt(Math.round(mb * 2 ** shift))];
+    const expected = a.map((x, i) => {
+      const y = b[Math.floor(i / 50) % 4];
+      const v = Number(roundShiftRightEven(BigInt(x - az) * pa + BigInt(y - bz) * pb, shift)) + yz;
+      return Math.min(32767, Math.max(-32768, v));
+    });
+    expect(Array.from(r.outputs.y.data as Int16Array)).toEqual(expected);
   });
 
   it('a 16-bit layer that could overflow int32 is refused at load', async () => {
@@ -130,7 +159,7 @@ describe('16-bit activations in the integer engine', () => {
 });
 
 describe('quantize --profile w8a16', () => {
-  it('beats int8 on a regression MLP (ReLU, Tanh, linear output), hashes the same everywhere, and onnxruntime runs it', async () => {
+  it('beats int8 on a regression MLP (ReLU, Tanh, a residual Add, linear output), hashes the same everywhere, and onnxruntime runs it', async () => {
     const random = rng(4300);
     const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
     const weights = (k: number, n: number) => rawTensor('float32', [k, n], Array.from({ length: k * n }, () => gauss() / Math.sqrt(k)));
@@ -142,7 +171,8 @@ describe('quantize --profile w8a16', () => {
       nodes: [
         { op: 'MatMul', inputs: ['x', 'w1'], outputs: ['h1'] }, { op: 'Add', inputs: ['h1', 'b1'], outputs: ['a1'] }, { op: 'Relu', inputs: ['a1'], outputs: ['r1'] },
         { op: 'MatMul', inputs: ['r1', 'w2'], outputs: ['h2'] }, { op: 'Add', inputs: ['h2', 'b2'], outputs: ['a2'] }, { op: 'Tanh', inputs: ['a2'], outputs: ['r2'] },
-        { op: 'MatMul', inputs: ['r2', 'w3'], outputs: ['h3'] }, { op: 'Add', inputs: ['h3', 'b3'], outputs: ['y'] },
+        { op: 'Add', inputs: ['r2', 'r1'], outputs: ['skip'] }, // a residual connection: int16 + uint16
+        { op: 'MatMul', inputs: ['skip', 'w3'], outputs: ['h3'] }, { op: 'Add', inputs: ['h3', 'b3'], outputs: ['y'] },
       ],
     });
     // Normalised features in [-1, 1]; calibration dense enough that evaluation inputs rarely leave its ranges.

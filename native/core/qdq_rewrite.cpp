@@ -261,7 +261,10 @@ std::optional<onnx::Node> fuseBinary(QdqGraph& g, const onnx::Node& op, const Qu
   auto b = dequantizedActivation(g, op.inputs[1]);
   if (!a) { const auto c = dequantizedConstant(g, op.inputs[0]); if (c && c->scales.size() == 1) a = c; }
   if (!b) { const auto c = dequantizedConstant(g, op.inputs[1]); if (c && c->scales.size() == 1) b = c; }
-  if (!a || !b || a->dtype != b->dtype || a->dtype != out.dtype) return std::nullopt;
+  if (!a || !b) return std::nullopt;
+  // 8-bit: one type throughout (as onnxruntime's ops); w8a16 Adds mix uint16 and int16 freely
+  const bool wide = isWideQuantizedType(a->dtype) || isWideQuantizedType(b->dtype) || isWideQuantizedType(out.dtype);
+  if (!(wide && add) && (a->dtype != b->dtype || a->dtype != out.dtype)) return std::nullopt;
   onnx::Node fused;
   fused.name = op.name;
   fused.opType = add ? "QLinearAdd" : "QLinearMul";
@@ -417,7 +420,8 @@ std::optional<onnx::Node> fuseMaskedSoftmax(QdqGraph& g, const onnx::Node& op, c
   }
   for (const auto& [scores, mask, mode] : candidates) {
     const auto x = dequantizedActivation(g, scores);
-    if (!x || x->dtype != out.dtype) continue;
+    // 16-bit (w8a16): int16 scores may give uint16 probabilities
+    if (!x || (x->dtype != out.dtype && !isWideQuantizedType(x->dtype) && !isWideQuantizedType(out.dtype))) continue;
     const std::string key = mask + "#" + std::to_string(int64_t(mode));
     std::vector<onnx::Node> nodes;
     const auto known = keeps->find(key);

@@ -1,4 +1,5 @@
-// com.microsoft QLinearAdd and QLinearMul with broadcasting.
+// com.microsoft QLinearAdd and QLinearMul with broadcasting. QLinearAdd also takes 16-bit inputs
+// and outputs (w8a16), on the host through a plain loop.
 #include "../../cpu/elementwise_avx2.h"
 #include "../device.h"
 #include "../qparams.h"
@@ -12,10 +13,42 @@ struct BinaryQuant {
   QuantParams a, b, y;
 };
 
-BinaryQuant readBinaryQuant(BuildContext& ctx) {
+BinaryQuant readBinaryQuant(BuildContext& ctx, bool allowWide) {
   ctx.requireInputs(7, 8);
-  return BinaryQuant{readPerTensorByteParams(ctx, 1, 2, "input A"), readPerTensorByteParams(ctx, 4, 5, "input B"),
-                     readPerTensorByteParams(ctx, 6, 7, "output")};
+  const auto read = allowWide ? readPerTensorParams : readPerTensorByteParams;
+  return BinaryQuant{read(ctx, 1, 2, "input A"), read(ctx, 4, 5, "input B"), read(ctx, 6, 7, "output")};
+}
+
+bool isWide(const BinaryQuant& q) {
+  return isWideQuantizedType(q.a.dtype) || isWideQuantizedType(q.b.dtype) || isWideQuantizedType(q.y.dtype);
+}
+
+// Any quantized types (16-bit ones included): `combine` maps centred (a - za, b - zb) to the
+// rounded, not yet offset, output value.
+template <typename Combine>
+void runBinaryAnyType(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out, const BinaryQuant& q,
+                      const std::string& where, Combine combine) {
+  const Tensor& a = *in[0];
+  const Tensor& b = *in[3];
+  if (a.dtype != q.a.dtype || b.dtype != q.b.dtype) {
+    fail(ErrorCode::Input, where + ": input types " + dtypeName(a.dtype) + "/" + dtypeName(b.dtype) + " do not match their zero points");
+  }
+  const BroadcastPlan plan = planBroadcast(a.shape, b.shape, where);
+  Tensor y = ctx.allocate(q.y.dtype, plan.output);
+  const int32_t za = q.a.zeroPoints[0], zb = q.b.zeroPoints[0], zy = q.y.zeroPoints[0];
+  const QRange range = q.y.range();
+  const bool wideOut = isWideQuantizedType(q.y.dtype);
+  uint8_t* dst = y.buffer->data();
+  parallelRange(ctx.pool, y.size(), 1 << 13, [&](int64_t begin, int64_t end) {
+    forEachBroadcast(plan, begin, end, [&](int64_t i, int64_t ia, int64_t ib) {
+      const int64_t v = combine(quantizedAt(a.bytes(), a.dtype, ia) - za, quantizedAt(b.bytes(), b.dtype, ib) - zb);
+      const int32_t s = saturate(v + zy, range.lo, range.hi);
+      // the low byte (two bytes) encodes the signed and unsigned types alike
+      if (wideOut) reinterpret_cast<uint16_t*>(dst)[i] = uint16_t(s);
+      else dst[i] = uint8_t(s);
+    });
+  });
+  out[0] = std::move(y);
 }
 
 // The run-time skeleton shared by both ops; `combine` maps centred (a - za, b - zb) to the
@@ -109,6 +142,13 @@ class QLinearAddOp : public Op {
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     const Tensor& a = *in[0];
     const Tensor& b = *in[3];
+    if (isWide(q_)) {
+      // |centred| <= 65535 and multipliers < 2^32: the sum stays below 2^50
+      runBinaryAnyType(ctx, in, out, q_, where_, [this](int32_t x, int32_t y) {
+        return roundShiftRightEven(int64_t(x) * m_.a + int64_t(y) * m_.b, m_.shift);
+      });
+      return;
+    }
     if (a.shape == b.shape && a.dtype == q_.a.dtype && b.dtype == q_.b.dtype) {
       runSameShape(ctx, a, b, out);
       return;
@@ -118,8 +158,9 @@ class QLinearAddOp : public Op {
     });
   }
 
-  bool hasDeviceKernel() const override { return true; }
+  bool hasDeviceKernel() const override { return !isWide(q_); }  // 16-bit: on the host inside a device run
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
+    if (isWide(q_)) return false;
     BinaryDeviceArgs args;
     args.pair = m_;
     return runBinaryOnDevice(ctx, in, out, q_, where_, args);
@@ -202,7 +243,7 @@ class QLinearMulOp : public Op {
 }  // namespace
 
 std::unique_ptr<Op> createQLinearAdd(BuildContext& ctx) {
-  BinaryQuant q = readBinaryQuant(ctx);
+  BinaryQuant q = readBinaryQuant(ctx, true);
   MultiplierPair m;
   const double ma = double(q.a.scales[0]) / double(q.y.scales[0]);
   const double mb = double(q.b.scales[0]) / double(q.y.scales[0]);
@@ -211,7 +252,7 @@ std::unique_ptr<Op> createQLinearAdd(BuildContext& ctx) {
 }
 
 std::unique_ptr<Op> createQLinearMul(BuildContext& ctx) {
-  BinaryQuant q = readBinaryQuant(ctx);
+  BinaryQuant q = readBinaryQuant(ctx, false);  // 16-bit products would leave the int32 of §1.2
   Multiplier m;
   if (!deriveMultiplier(double(q.a.scales[0]) * double(q.b.scales[0]) / double(q.y.scales[0]), &m)) {
     ctx.invalid("input/output scale ratio cannot be represented");
