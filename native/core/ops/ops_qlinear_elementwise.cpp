@@ -23,32 +23,10 @@ bool isWide(const BinaryQuant& q) {
   return isWideQuantizedType(q.a.dtype) || isWideQuantizedType(q.b.dtype) || isWideQuantizedType(q.y.dtype);
 }
 
-// Any quantized types (16-bit ones included): `combine` maps centred (a - za, b - zb) to the
-// rounded, not yet offset, output value.
-template <typename Combine>
-void runBinaryAnyType(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out, const BinaryQuant& q,
-                      const std::string& where, Combine combine) {
-  const Tensor& a = *in[0];
-  const Tensor& b = *in[3];
-  if (a.dtype != q.a.dtype || b.dtype != q.b.dtype) {
-    fail(ErrorCode::Input, where + ": input types " + dtypeName(a.dtype) + "/" + dtypeName(b.dtype) + " do not match their zero points");
+void checkInputTypes(DType a, DType b, const BinaryQuant& q, const std::string& where) {
+  if (a != q.a.dtype || b != q.b.dtype) {
+    fail(ErrorCode::Input, where + ": input types " + dtypeName(a) + "/" + dtypeName(b) + " do not match their zero points");
   }
-  const BroadcastPlan plan = planBroadcast(a.shape, b.shape, where);
-  Tensor y = ctx.allocate(q.y.dtype, plan.output);
-  const int32_t za = q.a.zeroPoints[0], zb = q.b.zeroPoints[0], zy = q.y.zeroPoints[0];
-  const QRange range = q.y.range();
-  const bool wideOut = isWideQuantizedType(q.y.dtype);
-  uint8_t* dst = y.buffer->data();
-  parallelRange(ctx.pool, y.size(), 1 << 13, [&](int64_t begin, int64_t end) {
-    forEachBroadcast(plan, begin, end, [&](int64_t i, int64_t ia, int64_t ib) {
-      const int64_t v = combine(quantizedAt(a.bytes(), a.dtype, ia) - za, quantizedAt(b.bytes(), b.dtype, ib) - zb);
-      const int32_t s = saturate(v + zy, range.lo, range.hi);
-      // the low byte (two bytes) encodes the signed and unsigned types alike
-      if (wideOut) reinterpret_cast<uint16_t*>(dst)[i] = uint16_t(s);
-      else dst[i] = uint8_t(s);
-    });
-  });
-  out[0] = std::move(y);
 }
 
 // The run-time skeleton shared by both ops; `combine` maps centred (a - za, b - zb) to the
@@ -58,15 +36,26 @@ void runBinary(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vect
                const std::string& where, Combine combine) {
   const Tensor& a = *in[0];
   const Tensor& b = *in[3];
-  if (a.dtype != q.a.dtype || b.dtype != q.b.dtype) {
-    fail(ErrorCode::Input, where + ": input types " + dtypeName(a.dtype) + "/" + dtypeName(b.dtype) + " do not match their zero points");
-  }
+  checkInputTypes(a.dtype, b.dtype, q, where);
   const BroadcastPlan plan = planBroadcast(a.shape, b.shape, where);
   Tensor y = ctx.allocate(q.y.dtype, plan.output);
-  const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8;
   const int32_t za = q.a.zeroPoints[0], zb = q.b.zeroPoints[0], zy = q.y.zeroPoints[0];
   const QRange range = q.y.range();
   uint8_t* dst = y.buffer->data();
+  if (isWide(q)) {
+    // 16-bit elements (w8a16): read and written by type, the low two bytes encoding both signs
+    const bool wideOut = isWideQuantizedType(q.y.dtype);
+    parallelRange(ctx.pool, y.size(), 1 << 13, [&](int64_t begin, int64_t end) {
+      forEachBroadcast(plan, begin, end, [&](int64_t i, int64_t ia, int64_t ib) {
+        const int32_t v = saturate(combine(quantizedAt(a.bytes(), a.dtype, ia) - za, quantizedAt(b.bytes(), b.dtype, ib) - zb) + zy, range.lo, range.hi);
+        if (wideOut) reinterpret_cast<uint16_t*>(dst)[i] = uint16_t(v);
+        else dst[i] = uint8_t(v);
+      });
+    });
+    out[0] = std::move(y);
+    return;
+  }
+  const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8;
   // int8 and uint8 bytes both map to their integer through a 256-entry table: no branch per element.
   int32_t centredA[256], centredB[256];
   for (int32_t byte = 0; byte < 256; ++byte) {
@@ -95,9 +84,7 @@ bool binaryDeviceArgs(const std::vector<const DeviceTensor*>& in, const BinaryQu
                       BinaryDeviceArgs* args, Shape* outShape) {
   const DeviceTensor& a = *in[0];
   const DeviceTensor& b = *in[3];
-  if (a.dtype != q.a.dtype || b.dtype != q.b.dtype) {
-    fail(ErrorCode::Input, where + ": input types " + dtypeName(a.dtype) + "/" + dtypeName(b.dtype) + " do not match their zero points");
-  }
+  checkInputTypes(a.dtype, b.dtype, q, where);
   const BroadcastPlan plan = planBroadcast(a.shape, b.shape, where);
   if (plan.output.size() > size_t(BinaryDeviceArgs::kMaxRank)) return false;
   args->rank = int(plan.output.size());
@@ -144,7 +131,7 @@ class QLinearAddOp : public Op {
     const Tensor& b = *in[3];
     if (isWide(q_)) {
       // |centred| <= 65535 and multipliers < 2^32: the sum stays below 2^50
-      runBinaryAnyType(ctx, in, out, q_, where_, [this](int32_t x, int32_t y) {
+      runBinary(ctx, in, out, q_, where_, [this](int32_t x, int32_t y) {
         return roundShiftRightEven(int64_t(x) * m_.a + int64_t(y) * m_.b, m_.shift);
       });
       return;
