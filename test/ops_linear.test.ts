@@ -156,6 +156,32 @@ describe('MatMulInteger and ConvInteger', () => {
     }
   });
 
+  // Long rows of activations with per-column uint8 B zero points: the packed path needs every
+  // activation column's exact sum (they exceed 16 bits from K = 258 on), unsaturated int32 out.
+  for (const [m, k, n] of [[3, 2048, 19], [20, 1000, 6], [17, 27, 33]]) {
+    it(`MatMulInteger u8 x u8 [${m},${k}] x [${k},${n}] with per-column B zero points`, async () => {
+      const random = rng(3010 + k);
+      const a = randomInts(random, m * k, 0, 255, 0.3);
+      const b = randomInts(random, k * n, 0, 255, 0.3);
+      const bz = randomInts(random, n, 0, 255, 0.3);
+      const model = buildModel({
+        inputs: [{ name: 'a', dtype: 'uint8', shape: [m, k] }],
+        outputs: [{ name: 'y', dtype: 'int32', shape: [m, n] }],
+        initializers: { b: tensorValue('uint8', [k, n], b), bz: tensorValue('uint8', [n], bz) },
+        nodes: [{ op: 'MatMulInteger', inputs: ['a', 'b', '', 'bz'], outputs: ['y'] }],
+      });
+      const r = await expectSameEverywhere(model, { a: { dtype: 'uint8', shape: [m, k], data: Uint8Array.from(a) } }, 'MatMulInteger');
+      const y = r.outputs.y.data as Int32Array;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let acc = 0;
+          for (let t = 0; t < k; t++) acc += a[i * k + t] * (b[t * n + j] - bz[j]);
+          expect(y[i * n + j], `y[${i}][${j}]`).toBe(acc);
+        }
+      }
+    });
+  }
+
   it('ConvInteger s8 with padding', async () => {
     const random = rng(3002);
     const x = randomInts(random, 2 * 3 * 8 * 7, -128, 127);

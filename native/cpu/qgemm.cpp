@@ -96,8 +96,37 @@ void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
       for (int64_t r = depth_ & 3; r < 4; ++r) std::memset(rows[r], 0, kPanelWidth);
       interleaveQuad(&rows[0][0], kPanelWidth, panel + (depth_ >> 2) * kPanelWidth * 4);
     }
+  } else if (strideK_ == 1) {
+    // Each column is a contiguous row of K bytes (MatMul activations [M, K]): a quad of a column
+    // is 4 adjacent bytes, so 16 bytes of K fill 4 quads; psadbw sums them.
+    const int64_t quads = quadCount(depth_);
+    if (count < kPanelWidth || (depth_ & 3)) std::memset(panel, 0, size_t(quads * kPanelWidth * 4));
+    const __m128i mask = _mm_set1_epi8(char(xorMask_));
+    for (int64_t i = 0; i < count; ++i) {
+      const uint8_t* column = base_ + (p0 + i) * strideP_;
+      __m128i total = _mm_setzero_si128();
+      int64_t k = 0;
+      for (; k + 16 <= depth_; k += 16) {
+        const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(column + k)), mask);
+        total = _mm_add_epi64(total, _mm_sad_epu8(v, _mm_setzero_si128()));
+        uint8_t* dst = panel + ((k >> 2) * kPanelWidth + i) * 4;
+        const int32_t w0 = _mm_cvtsi128_si32(v), w1 = _mm_cvtsi128_si32(_mm_srli_si128(v, 4));
+        const int32_t w2 = _mm_cvtsi128_si32(_mm_srli_si128(v, 8)), w3 = _mm_cvtsi128_si32(_mm_srli_si128(v, 12));
+        std::memcpy(dst, &w0, 4);
+        std::memcpy(dst + kPanelWidth * 4, &w1, 4);
+        std::memcpy(dst + kPanelWidth * 8, &w2, 4);
+        std::memcpy(dst + kPanelWidth * 12, &w3, 4);
+      }
+      int32_t sum = _mm_cvtsi128_si32(total) + _mm_cvtsi128_si32(_mm_srli_si128(total, 8));  // the two 64-bit lanes
+      for (; k < depth_; ++k) {
+        const uint8_t a = uint8_t(column[k] ^ xorMask_);
+        panel[((k >> 2) * kPanelWidth + i) * 4 + (k & 3)] = a;
+        sum += a;
+      }
+      sums[i] = sum;
+    }
   } else {
-    // Rows adjacent in memory (MatMul activations [M, K]): walk each column's K once.
+    // Rows adjacent in memory with a stride: walk each column's K once.
     std::memset(panel, 0, size_t(quadCount(depth_) * kPanelWidth * 4));
     for (int64_t i = 0; i < count; ++i) {
       const uint8_t* column = base_ + (p0 + i) * strideP_;
@@ -276,8 +305,12 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   const size_t weightBlockBytes = size_t(quads * mr * 4) * (w.isa == Isa::Avx2 ? 2 : 1);
   const size_t panelBytes = size_t(quads * kPanelWidth * 4);
   const auto kernel = w.isa == Isa::Avx2 ? microKernelAvx2 : microKernelAvx512Vnni;
-  // Every CPU with AVX-512 VNNI has AVX2; the vector epilogue needs contiguous output columns.
-  const RowEpilogue epilogue = e.colStride == 1 ? rowEpilogueAvx2 : rowEpiloguePortable;
+  // Every CPU with AVX-512 VNNI has AVX2: its vector epilogue serves both. It writes contiguous
+  // output columns; MatMul and Gemm outputs are transposed (GEMM rows are output columns, the
+  // column stride is N), so their results go through a staging tile and out MR at a time.
+  const RowEpilogue epilogue = rowEpilogueAvx2;
+  const bool transposed = e.colStride != 1;
+  const size_t outBytes = e.requantize ? 1 : 4;
 
   const auto runChunk = [&](int64_t chunk) {
     const int64_t firstPanel = (chunk / rowSplits) * panelsPerChunk;
@@ -302,16 +335,40 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
     const int64_t chunkColumn0 = firstPanel * kPanelWidth;
     const int64_t chunkColumns = std::min(panelCount * kPanelWidth, columns - chunkColumn0);
     const int64_t blockEnd = std::min(rowBlocks, (split + 1) * blocksPerSplit);
+    alignas(64) uint8_t stage[kRowsPerBlockAvx512 * kBlockColumns * 4];
     for (int64_t block = split * blocksPerSplit; block < blockEnd; ++block) {
       const uint8_t* blockWeights = w.data.data() + size_t(block) * weightBlockBytes;
-      const int64_t rowEnd = std::min<int64_t>(w.rows, (block + 1) * mr);
+      const int64_t row0 = block * mr;
+      const int64_t rowEnd = std::min<int64_t>(w.rows, row0 + mr);
       for (int64_t j = 0; j < panelCount; ++j) {
         kernel(packed + size_t(j) * panelBytes, blockWeights, quads, acc + j * kPanelWidth, kBlockColumns);
       }
-      for (int64_t row = block * mr; row < rowEnd; ++row) {
-        epilogue(e, row, chunkColumn0, chunkColumns, acc + (row - block * mr) * kBlockColumns, uint32_t(e.rowConstant[row]),
+      if (!transposed) {
+        for (int64_t row = row0; row < rowEnd; ++row) {
+          epilogue(e, row, chunkColumn0, chunkColumns, acc + (row - row0) * kBlockColumns, uint32_t(e.rowConstant[row]),
+                   uint32_t(w.zeroPoints[size_t(row)]), colSums);
+        }
+        continue;
+      }
+      // Rows of the block into stage[row][column], then each column's rows out as one run.
+      GemmEpilogue staged = e;
+      staged.multipliers = e.requantize ? e.multipliers + row0 : nullptr;
+      staged.out = stage;
+      staged.rowStride = chunkColumns;
+      staged.colStride = 1;
+      for (int64_t row = row0; row < rowEnd; ++row) {
+        epilogue(staged, row - row0, 0, chunkColumns, acc + (row - row0) * kBlockColumns, uint32_t(e.rowConstant[row]),
                  uint32_t(w.zeroPoints[size_t(row)]), colSums);
       }
+      const int64_t rows = rowEnd - row0;
+      const auto transpose = [&](auto* out, const auto* tile) {
+        for (int64_t c = 0; c < chunkColumns; ++c) {
+          auto* dst = out + (chunkColumn0 + c) * e.colStride + row0 * e.rowStride;
+          for (int64_t r = 0; r < rows; ++r) dst[r * e.rowStride] = tile[r * chunkColumns + c];
+        }
+      };
+      if (outBytes == 4) transpose(reinterpret_cast<int32_t*>(e.out), reinterpret_cast<const int32_t*>(stage));
+      else transpose(e.out, stage);
     }
   };
   if (tiny) {
