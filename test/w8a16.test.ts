@@ -79,6 +79,35 @@ describe('16-bit activations in the integer engine', () => {
     expect(Array.from(r.outputs.y.data as Int16Array)).toEqual(expected);
   });
 
+  it('the reshaping ops move 16-bit elements; Pad fills with the quantized constant', async () => {
+    const [s, z] = [Math.fround(0.01), -300];
+    const x = [-32768, 32767, 0, -300, 1234, -4321];
+    const model = buildModel({
+      inputs: [{ name: 'x', dtype: 'int16', shape: [1, 2, 3] }],
+      outputs: [{ name: 'y', dtype: 'int16' }],
+      initializers: {
+        s: tensorValue('float32', [], [s]), z: tensorValue('int16', [], [z]),
+        pads: tensorValue('int64', [6], [0, 1, 0, 0, 0, 2]), fill: tensorValue('float32', [], [2.5]), perm: tensorValue('int64', [3], [0, 2, 1]),
+      },
+      nodes: [
+        dq('x', 's', 'z', 'f'),
+        { op: 'Transpose', inputs: ['f'], outputs: ['t'], attrs: { perm: [0, 2, 1] } },
+        { op: 'Pad', inputs: ['t', 'pads', 'fill'], outputs: ['p'] },
+        q('p', 's', 'z', 'y'),
+      ],
+    });
+    const r = await expectSameEverywhere(model, { x: { dtype: 'int16', shape: [1, 2, 3], data: Int16Array.from(x) } }, 'int16 Transpose + Pad');
+    const filled = Math.round(2.5 / s) + z; // 250 - 300
+    // transposed [1, 3, 2], then one row before and two columns after: [1, 4, 4]
+    expect(r.outputs.y.shape).toEqual([1, 4, 4]);
+    expect(Array.from(r.outputs.y.data as Int16Array)).toEqual([
+      filled, filled, filled, filled,
+      x[0], x[3], filled, filled,
+      x[1], x[4], filled, filled,
+      x[2], x[5], filled, filled,
+    ]);
+  });
+
   it('a 16-bit layer that could overflow int32 is refused at load', async () => {
     const k = 700;
     const model = buildModel({

@@ -481,7 +481,10 @@ std::optional<onnx::Node> fuseStructural(QdqGraph& g, const onnx::Node& op, cons
       fill = c->floatAt(0);
     }
     Tensor q = makeTensor(x->dtype, {});
-    q.mutableData<uint8_t>()[0] = uint8_t(quantizeFloat(fill, x->scales[0], x->zeroPoints[0], rangeOf(x->dtype)));
+    const int32_t filled = quantizeFloat(fill, x->scales[0], x->zeroPoints[0], rangeOf(x->dtype));
+    // the low byte (two bytes for 16-bit types) encodes the signed and unsigned types alike
+    if (dtypeSize(x->dtype) == 2) q.mutableData<uint16_t>()[0] = uint16_t(filled);
+    else q.mutableData<uint8_t>()[0] = uint8_t(filled);
     const std::string name = g.freshName(op.outputs[0] + "_fill");
     g.addConstant(name, q);
     if (fused.inputs.size() < 3) fused.inputs.resize(3);

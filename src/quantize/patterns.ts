@@ -190,10 +190,10 @@ const MASKED_VALUE = -1000;
  * scores and a constant <= -1000 on such a condition. Returns those Adds/Wheres and the nodes of
  * the mask computations (left in float by the quantiser; bitexact evaluates them exactly).
  */
-export function findAttentionMasks(g: Graph): { maskedAdds: Set<OnnxNode>; maskNodes: Set<OnnxNode> } {
+export function findAttentionMasks(g: Graph): { maskedOps: Set<OnnxNode>; maskNodes: Set<OnnxNode> } {
   const v = view(g);
   const graphInputs = new Set(g.inputs.map((i) => i.name));
-  const maskedAdds = new Set<OnnxNode>();
+  const maskedOps = new Set<OnnxNode>();
   const maskNodes = new Set<OnnxNode>();
   const cone = (value: string, into: Set<OnnxNode>): boolean => {
     if (graphInputs.has(value) || g.initializers.has(value)) return true;
@@ -208,7 +208,7 @@ export function findAttentionMasks(g: Graph): { maskedAdds: Set<OnnxNode>; maskN
     const masked = (name: string) => scalar(g, name) !== undefined && scalar(g, name)! <= MASKED_VALUE;
     const nodes = new Set<OnnxNode>();
     if (masked(a) === masked(b) || graphInputs.has(condition) || !cone(condition, nodes)) continue;
-    maskedAdds.add(where);
+    maskedOps.add(where);
     for (const n of nodes) maskNodes.add(n);
   }
   for (const add of g.nodes) {
@@ -218,9 +218,9 @@ export function findAttentionMasks(g: Graph): { maskedAdds: Set<OnnxNode>; maskN
       if (graphInputs.has(operand) || g.initializers.has(operand) || !cone(operand, nodes)) continue;
       const reachesInput = [...nodes].some((n) => n.inputs.some((i) => graphInputs.has(i)));
       if (!reachesInput || cone(other(add, operand) ?? '', new Set())) continue;
-      maskedAdds.add(add);
+      maskedOps.add(add);
       for (const n of nodes) maskNodes.add(n);
     }
   }
-  return { maskedAdds, maskNodes };
+  return { maskedOps, maskNodes };
 }

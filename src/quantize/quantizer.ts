@@ -3,7 +3,7 @@
 //   1. simplify the float graph: fold BatchNormalization and constant bias Adds into Conv, turn
 //      MatMul + constant Add into Gemm (through 2-D Reshapes for N-D inputs), drop
 //      Identity/Dropout, collapse the LayerNorm and GELU decompositions into single ops
-//      (patterns.ts), and find additive attention masks, which stay float;
+//      (patterns.ts), and find attention masks (additive or Where), which stay float;
 //   2. run it over the calibration inputs (float reference executor), collecting statistics of
 //      every activation;
 //   3. write QuantizeLinear/DequantizeLinear pairs on every activation edge (uint8 asymmetric, or
@@ -290,7 +290,7 @@ class QdqWriter {
     private readonly method: CalibrationMethod,
     private readonly percentile: number,
     private readonly perChannel: boolean,
-    private readonly masks: { maskedAdds: Set<OnnxNode>; maskNodes: Set<OnnxNode> },
+    private readonly masks: { maskedOps: Set<OnnxNode>; maskNodes: Set<OnnxNode> },
     private readonly format: ActivationFormat,
   ) {}
 
@@ -310,7 +310,7 @@ class QdqWriter {
         this.#nodes.push({ op: node.opType, domain: node.domain || undefined, inputs: node.inputs.map((name, i) => this.#maskInput(node, i, name)), outputs: node.outputs, name: node.name || undefined, attrs: toAttrs(node) });
         continue;
       }
-      const masked = this.masks.maskedAdds.has(node);
+      const masked = this.masks.maskedOps.has(node);
       // a masked Add/Where reads the mask (and a select's constant) as float, the scores dequantised
       const inputs = node.inputs.map((name, i) => (masked && (this.masks.maskNodes.has(this.#producer(name)!) || this.#isMaskSource(node, name)) ? this.#maskInput(node, i, name) : this.#inputFor(node, i, name)));
       const out = node.outputs[0];
