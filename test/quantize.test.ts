@@ -103,6 +103,46 @@ describe('quantise a float MLP with GELU (integer erf table)', () => {
   });
 });
 
+describe('bias correction', () => {
+  it("removes most of the output mean shift the int8 weights' rounding causes", async () => {
+    const random = rng(78);
+    const weights = (k: number, n: number) => rawTensor('float32', [k, n], Array.from({ length: k * n }, () => (random() - 0.5) * 0.5));
+    const bias = (n: number) => rawTensor('float32', [n], Array.from({ length: n }, () => (random() - 0.5) * 0.2));
+    const floatBytes = writeOnnxModel({
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 32] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [1, 8] }],
+      initializers: { w1: weights(32, 64), b1: bias(64), w2: weights(64, 64), b2: bias(64), w3: weights(64, 8), b3: bias(8) },
+      nodes: [
+        { op: 'Gemm', inputs: ['x', 'w1', 'b1'], outputs: ['h1'] }, { op: 'Relu', inputs: ['h1'], outputs: ['r1'] },
+        { op: 'Gemm', inputs: ['r1', 'w2', 'b2'], outputs: ['h2'] }, { op: 'Relu', inputs: ['h2'], outputs: ['r2'] },
+        { op: 'Gemm', inputs: ['r2', 'w3', 'b3'], outputs: ['y'] },
+      ],
+    });
+    // Positive inputs, as after a ReLU: a weight rounding error then moves the mean of each output.
+    const samples = (count: number) => Array.from({ length: count }, () => ({ dtype: 'float32' as const, shape: [1, 32], data: Float32Array.from({ length: 32 }, () => random()) }));
+    const calibration = samples(256);
+    const evaluation = samples(200);
+    const reference = await ort.InferenceSession.create(floatBytes);
+    const meanShift: Record<string, number> = {};
+    for (const biasCorrection of [false, true]) {
+      const { bytes, report } = await quantize(floatBytes, calibration, { biasCorrection });
+      expect(report.biasCorrected).toBe(biasCorrection ? 3 : 0);
+      const m = await loadModel(bytes);
+      const hidden = new Float64Array(8);
+      for (const x of evaluation) {
+        const got = (await m.run(x)).outputs.y.data as Float32Array;
+        const want = (await reference.run({ x: new ort.Tensor('float32', x.data, [1, 32]) })).y.data as Float32Array;
+        for (let i = 0; i < 8; i++) hidden[i] += (got[i] - want[i]) / evaluation.length;
+      }
+      m.dispose();
+      meanShift[String(biasCorrection)] = Math.sqrt(hidden.reduce((a, v) => a + v * v, 0) / 8);
+    }
+    console.log(`bias correction: RMS over outputs of the mean error ${meanShift.false.toExponential(2)} without, ${meanShift.true.toExponential(2)} with`);
+    expect(meanShift.true).toBeLessThan(meanShift.false / 2);
+    await reference.release();
+  });
+});
+
 describe.skipIf(!HAVE_SHARED_MODELS)('quantise -> run -> compare with onnxruntime float', () => {
   if (!HAVE_SHARED_MODELS) console.warn(SKIP_REASON);
 

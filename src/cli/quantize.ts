@@ -7,7 +7,7 @@ import { readOnnxModel } from '../onnx/reader.js';
 import { quantize } from '../quantize/index.js';
 import type { DType, Tensor } from '../tensor.js';
 
-export const QUANTIZE_USAGE = `  bitexact quantize FLOAT.onnx --calib FILE_OR_DIR... --out QUANT.onnx [--profile int8|w8a16] [--per-tensor] [--method minmax|percentile|entropy] [--percentile P]`;
+export const QUANTIZE_USAGE = `  bitexact quantize FLOAT.onnx --calib FILE_OR_DIR... --out QUANT.onnx [--profile int8|w8a16] [--per-tensor] [--method minmax|percentile|entropy] [--percentile P] [--no-bias-correction]`;
 
 const TENSOR_FILE = /\.(pb|npy|json)$/i;
 
@@ -76,6 +76,7 @@ export async function commandQuantize(args: string[]): Promise<number> {
       out: { type: 'string' },
       'per-tensor': { type: 'boolean' },
       'per-channel': { type: 'boolean' },
+      'no-bias-correction': { type: 'boolean' },
       method: { type: 'string' },
       profile: { type: 'string' },
       percentile: { type: 'string' },
@@ -91,6 +92,7 @@ export async function commandQuantize(args: string[]): Promise<number> {
   const { bytes, report } = await quantize(positionals[0], inputs, {
     perChannel: !values['per-tensor'],
     profile: (values.profile ?? 'int8') as 'int8' | 'w8a16',
+    biasCorrection: !values['no-bias-correction'],
     method: (values.method ?? 'minmax') as 'minmax' | 'percentile' | 'entropy',
     percentile,
     onProgress: (done, total) => process.stderr.write(`\rcalibrating ${done}/${total}${done === total ? '\n' : ''}`),

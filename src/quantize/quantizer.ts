@@ -9,11 +9,13 @@
 //   3. write QuantizeLinear/DequantizeLinear pairs on every activation edge (uint8 asymmetric, or
 //      int16 symmetric in the w8a16 profile, as com.microsoft Q/DQ so opset-17 runtimes take them),
 //      int8 symmetric weights (per output channel or per tensor) and int32 biases at the
-//      accumulator scale. A Relu/Clip right after Conv/Gemm/MatMul/Add shares its producer's
+//      accumulator scale, corrected for the mean shift the weights' rounding causes
+//      (bias_correction.ts). A Relu/Clip right after Conv/Gemm/MatMul/Add shares its producer's
 //      output quantisation (so it fuses); MaxPool and the reshaping ops keep their input's.
 import { BitexactError } from '../errors.js';
 import type { OnnxAttribute, OnnxModel, OnnxNode, OnnxTensor } from '../onnx/reader.js';
 import { rawTensor, writeOnnxModel, type AttrValue, type IoSpec, type NodeSpec, type RawTensor } from '../onnx/writer.js';
+import { ChannelMeans, outputMeanShift } from './bias_correction.js';
 import { TensorStats, uint8Params, wideParams, type CalibrationMethod } from './calibration.js';
 import { runFloatGraph } from './float_executor.js';
 import { FLOAT_OPS, type FloatTensor } from './float_ops.js';
@@ -27,6 +29,8 @@ export interface QuantizeOptions {
   /** weights per output channel (default true) or per tensor */
   perChannel?: boolean;
   method?: CalibrationMethod;
+  /** subtract the output mean shift caused by rounding the weights from the biases (default true) */
+  biasCorrection?: boolean;
   /** for method 'percentile' (default 99.999) */
   percentile?: number;
   /** called after each calibration input */
@@ -43,6 +47,8 @@ export interface QuantizeReport {
   folded: number;
   quantizedWeights: number;
   quantizedActivations: number;
+  /** layers whose bias was corrected for the weights' rounding */
+  biasCorrected: number;
 }
 
 const FUSED_ACTIVATIONS = new Set(['Relu', 'Clip']);
@@ -72,12 +78,14 @@ export function quantizeFloatModel(model: OnnxModel, calibration: Record<string,
   const hasLayerNorm = graph.graph.nodes.some((n) => n.opType === 'LayerNormalization');
   const opset = Math.max(hasLayerNorm ? 17 : 13, domainVersion);
   const masks = findAttentionMasks(graph.graph);
+  const means = options.biasCorrection === false ? undefined : new ChannelMeans(addZeroBiases(graph));
 
   const stats = new Map<string, TensorStats>();
   calibration.forEach((inputs, k) => {
     runFloatGraph(graph, inputs, {
       observe(name, value) {
         if (!(value.data instanceof Float32Array)) return; // integer ids and masks are not quantised
+        means?.observe(name, value);
         let s = stats.get(name);
         if (!s) stats.set(name, (s = new TensorStats()));
         s.add(value.data);
@@ -87,11 +95,11 @@ export function quantizeFloatModel(model: OnnxModel, calibration: Record<string,
   });
 
   const profile = options.profile ?? 'int8';
-  const writer = new QdqWriter(graph, stats, method, options.percentile ?? 99.999, perChannel, masks, profile === 'w8a16' ? WIDE : UINT8);
+  const writer = new QdqWriter(graph, stats, method, options.percentile ?? 99.999, perChannel, masks, profile === 'w8a16' ? WIDE : UINT8, means);
   const spec = writer.build(opset, model.producerName);
   return {
     bytes: writeOnnxModel(spec),
-    report: { calibrationInputs: calibration.length, profile, method, perChannel, opset, folded, quantizedWeights: writer.weights, quantizedActivations: writer.activations },
+    report: { calibrationInputs: calibration.length, profile, method, perChannel, opset, folded, quantizedWeights: writer.weights, quantizedActivations: writer.activations, biasCorrected: writer.biasCorrected },
   };
 }
 
@@ -250,6 +258,21 @@ function simplify(model: OnnxModel, dims: Map<string, number[]>): number {
   return removed;
 }
 
+/** Conv and Gemm nodes with constant weights and no bias get a zero one (for bias correction); returns all of them. */
+function addZeroBiases(model: OnnxModel): OnnxNode[] {
+  const inits = model.graph.initializers;
+  const layers = model.graph.nodes.filter((n) => (n.opType === 'Conv' || n.opType === 'Gemm') && inits.has(n.inputs[1]));
+  for (const n of layers) {
+    if (n.inputs[2]) continue;
+    const w = inits.get(n.inputs[1])!;
+    const outputs = n.opType === 'Conv' || intAttr(n, 'transB', 0) !== 0 ? w.dims[0] : w.dims[1];
+    const name = `${n.outputs[0]}__zero_bias`;
+    inits.set(name, { name, dataType: FLOAT, dims: [outputs], data: new Float32Array(outputs) });
+    n.inputs = [n.inputs[0], n.inputs[1], name];
+  }
+  return layers;
+}
+
 function setConvParams(model: OnnxModel, conv: OnnxNode, w: ArrayLike<number>, dims: number[], bias: Float32Array): void {
   const wName = `${conv.outputs[0]}_folded_w`;
   const bName = `${conv.outputs[0]}_folded_b`;
@@ -292,7 +315,12 @@ class QdqWriter {
     private readonly perChannel: boolean,
     private readonly masks: { maskedOps: Set<OnnxNode>; maskNodes: Set<OnnxNode> },
     private readonly format: ActivationFormat,
+    private readonly means?: ChannelMeans,
   ) {}
+
+  biasCorrected = 0;
+  /** per layer: its float weights and their dequantised int8 values, for bias correction */
+  readonly #roundedWeights = new Map<OnnxNode, { float: OnnxTensor; dequantized: Float32Array }>();
 
   build(opset: number, producer: string): Parameters<typeof writeOnnxModel>[0] {
     const g = this.model.graph;
@@ -439,6 +467,7 @@ class QdqWriter {
       attrs: this.perChannel ? { axis } : undefined,
     });
     this.#weightScales.set(node, scales);
+    this.#roundedWeights.set(node, { float: t, dequantized: Float32Array.from(q, (v, k) => v * scales[channelOf(k)]) });
     this.weights++;
     return `${base}_dq`;
   }
@@ -452,7 +481,11 @@ class QdqWriter {
     if (!x || !w) throw new BitexactError('ERR_BITEXACT_INTERNAL', `bias of '${node.name}' before its input or weights`);
     const channels = t.data.length;
     const scales = Float32Array.from({ length: channels }, (_, c) => Math.fround(x.scaleValue * w[w.length === 1 ? 0 : c]));
-    const q = Array.from(t.data, (v, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / scales[c]))));
+    const rounded = this.#roundedWeights.get(node);
+    const inputMeans = this.means?.mean(node.inputs[0]);
+    const shift = rounded && inputMeans ? outputMeanShift(node, rounded.float, rounded.dequantized, inputMeans) : undefined;
+    if (shift) this.biasCorrected++;
+    const q = Array.from(t.data, (v, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round((v - (shift?.[c] ?? 0)) / scales[c]))));
     const base = `${node.outputs[0]}__b`;
     this.#inits[`${base}_quantized`] = rawTensor('int32', [channels], q);
     this.#inits[`${base}_scale`] = rawTensor('float32', [channels], scales);
