@@ -343,6 +343,67 @@ layerNorm('layernorm_u8', 'uint8', 37, 1e-5, true);
 layerNorm('layernorm_s8_bert_width', 'int8', 768, 1e-12, true);
 layerNorm('layernorm_eps0_no_bias', 'uint8', 16, 0, false);
 
+// Attention masks (the masked softmax and its keep mask run on the host inside a device run):
+// an int64 mask applied by Where(mask == 0, -inf, scores), and the additive form
+// (1 - mask) * -10000, whose random mask values mostly give biases that are refused (the refusal
+// must match too; the all-low pattern drops whole rows).
+for (const form of ['where', 'additive']) {
+  cases[`masked_softmax_${form}_i64`] = {
+    inputs: [{ name: 'x', dtype: 'uint8', shape: [2, 3, 5, 7] }, { name: 'm', dtype: 'int64', shape: [2, 7] }],
+    outputs: [{ name: 'y', dtype: 'uint8' }],
+    initializers: {
+      xs: scalar('float32', 0.07), xz: scalar('uint8', 131), ys: scalar('float32', 1 / 256), yz: scalar('uint8', 0),
+      axes: rawTensor('int64', [2], [1n, 2n]), zero: scalar('int64', 0n), ninf: scalar('float32', -Infinity), one: scalar('float32', 1), big: scalar('float32', -10000),
+    },
+    nodes: [
+      { op: 'DequantizeLinear', inputs: ['x', 'xs', 'xz'], outputs: ['xf'] },
+      { op: 'Unsqueeze', inputs: ['m', 'axes'], outputs: ['m4'] },
+      ...(form === 'where'
+        ? [{ op: 'Equal', inputs: ['m4', 'zero'], outputs: ['pad'] }, { op: 'Where', inputs: ['pad', 'ninf', 'xf'], outputs: ['s'] }]
+        : [
+            { op: 'Cast', inputs: ['m4'], outputs: ['mf'], attrs: { to: 1 } },
+            { op: 'Sub', inputs: ['one', 'mf'], outputs: ['inv'] },
+            { op: 'Mul', inputs: ['inv', 'big'], outputs: ['bias'] },
+            { op: 'Add', inputs: ['xf', 'bias'], outputs: ['s'] },
+          ]),
+      { op: 'Softmax', inputs: ['s'], outputs: ['p'], attrs: { axis: -1 } },
+      { op: 'QuantizeLinear', inputs: ['p', 'ys', 'yz'], outputs: ['y'] },
+    ],
+  };
+}
+
+// w8a16: 16-bit activations (com.microsoft Q/DQ), host paths inside a device run.
+const dq16 = (input, s, z, output) => ({ op: 'DequantizeLinear', domain: 'com.microsoft', inputs: [input, s, z], outputs: [output] });
+const q16 = (input, s, z, output) => ({ op: 'QuantizeLinear', domain: 'com.microsoft', inputs: [input, s, z], outputs: [output] });
+cases.matmul_w8a16 = {
+  inputs: [{ name: 'a', dtype: 'int16', shape: [3, 5, 40] }],
+  outputs: [{ name: 'y', dtype: 'int16' }],
+  initializers: {
+    as: scalar('float32', 2e-4), az: scalar('int16', 0), b: rawTensor('int8', [40, 9], ints(360, -127, 127)),
+    bs: rawTensor('float32', [9], Array.from({ length: 9 }, () => 0.002 + random() * 0.01)), bz: rawTensor('int8', [9], new Array(9).fill(0)),
+    ys: scalar('float32', 3e-4), yz: scalar('int16', -17),
+  },
+  nodes: [{ op: 'QLinearMatMul', inputs: ['a', 'as', 'az', 'b', 'bs', 'bz', 'ys', 'yz'], outputs: ['y'] }],
+};
+cases.tanh_int16 = {
+  inputs: [{ name: 'x', dtype: 'int16', shape: [4, 33] }],
+  outputs: [{ name: 'y', dtype: 'int16' }],
+  initializers: { xs: scalar('float32', 2e-4), xz: scalar('int16', 5), ys: scalar('float32', 1 / 32767), yz: scalar('int16', 0) },
+  nodes: [dq16('x', 'xs', 'xz', 'f'), { op: 'Tanh', inputs: ['f'], outputs: ['g'] }, q16('g', 'ys', 'yz', 'y')],
+};
+cases.softmax_int16_to_uint16 = {
+  inputs: [{ name: 'x', dtype: 'int16', shape: [6, 11] }],
+  outputs: [{ name: 'y', dtype: 'uint16' }],
+  initializers: { xs: scalar('float32', 5e-4), xz: scalar('int16', 0), ys: scalar('float32', 1 / 65535), yz: scalar('uint16', 0) },
+  nodes: [dq16('x', 'xs', 'xz', 'f'), { op: 'Softmax', inputs: ['f'], outputs: ['p'], attrs: { axis: -1 } }, q16('p', 'ys', 'yz', 'y')],
+};
+cases.add_int16_uint16_broadcast = {
+  inputs: [{ name: 'a', dtype: 'int16', shape: [3, 4, 50] }, { name: 'b', dtype: 'uint16', shape: [4, 1] }],
+  outputs: [{ name: 'y', dtype: 'int16' }],
+  initializers: { as: scalar('float32', 3e-4), az: scalar('int16', -7), bs: scalar('float32', 1e-4), bz: scalar('uint16', 0), ys: scalar('float32', 5e-4), yz: scalar('int16', 11) },
+  nodes: [dq16('a', 'as', 'az', 'af'), dq16('b', 'bs', 'bz', 'bf'), { op: 'Add', inputs: ['af', 'bf'], outputs: ['s'] }, q16('s', 'ys', 'yz', 'y')],
+};
+
 fs.mkdirSync(outDir, { recursive: true });
 for (const f of fs.readdirSync(outDir)) if (f.endsWith('.onnx')) fs.rmSync(path.join(outDir, f));
 for (const [name, spec] of Object.entries(cases)) {
