@@ -2,10 +2,12 @@
 import { parseArgs } from 'node:util';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { BitexactError } from '../errors.js';
 import { readTensorFile } from '../io/tensor_files.js';
-import { readOnnxModel } from '../onnx/reader.js';
+import { readOnnxModel, type OnnxValueInfo } from '../onnx/reader.js';
 import { quantize } from '../quantize/index.js';
-import type { DType, Tensor } from '../tensor.js';
+import { inputDType } from '../quantize/quantizer.js';
+import type { Tensor } from '../tensor.js';
 
 export const QUANTIZE_USAGE = `  bitexact quantize FLOAT.onnx --calib FILE_OR_DIR... --out QUANT.onnx [--profile int8|w8a16] [--per-tensor] [--method minmax|percentile|entropy] [--percentile P] [--no-bias-correction]`;
 
@@ -28,22 +30,14 @@ async function calibrationFiles(paths: string[]): Promise<string[]> {
   return out;
 }
 
-const INPUT_DTYPE: Record<number, DType> = { 1: 'float32', 6: 'int32', 7: 'int64' };
-
 /**
  * One model input: every file is a sample. Several (token ids and a mask): every folder holding
  * input_0 ... input_{n-1} (an ONNX test-data set) is a sample, input_i feeding the model's i-th
  * input.
  */
-async function calibrationSamples(modelPath: string, files: string[]): Promise<(Tensor | Record<string, Tensor>)[]> {
-  let specs;
-  try {
-    specs = readOnnxModel(await readFile(modelPath)).graph.inputs;
-  } catch {
-    specs = undefined; // quantize() reports the unreadable model
-  }
-  if (!specs || specs.length <= 1) {
-    const hint = specs?.[0] ? INPUT_DTYPE[specs[0].elemType] : 'float32';
+async function calibrationSamples(specs: OnnxValueInfo[], files: string[]): Promise<(Tensor | Record<string, Tensor>)[]> {
+  if (specs.length <= 1) {
+    const hint = specs[0] ? inputDType(specs[0].elemType) : undefined;
     return Promise.all(files.map((f) => readTensorFile(f, hint ?? 'float32')));
   }
   const folders = new Map<string, Map<number, string>>();
@@ -60,7 +54,7 @@ async function calibrationSamples(modelPath: string, files: string[]): Promise<(
     for (let i = 0; i < specs.length; i++) {
       const f = byIndex.get(i);
       if (!f) throw Object.assign(new Error(`--calib ${folder}: input_${i} (for '${specs[i].name}') is missing`), { usage: true });
-      sample[specs[i].name] = await readTensorFile(f, INPUT_DTYPE[specs[i].elemType] ?? 'float32');
+      sample[specs[i].name] = await readTensorFile(f, inputDType(specs[i].elemType) ?? 'float32');
     }
     samples.push(sample);
   }
@@ -86,10 +80,14 @@ export async function commandQuantize(args: string[]): Promise<number> {
   if (!values.out) throw Object.assign(new Error('--out QUANT.onnx is required'), { usage: true });
   const files = await calibrationFiles(values.calib ?? []);
   if (files.length === 0) throw Object.assign(new Error('--calib needs at least one tensor file (.pb, .npy, .json) or a folder of them'), { usage: true });
-  const inputs = await calibrationSamples(positionals[0], files);
+  // The model is read once: its inputs decide how calibration files group into samples.
+  const model = await readFile(positionals[0]).catch((err: Error) => {
+    throw new BitexactError('ERR_BITEXACT_INPUT', `cannot read model file ${positionals[0]}: ${err.message}`);
+  });
+  const inputs = await calibrationSamples(readOnnxModel(model).graph.inputs, files);
   const percentile = values.percentile === undefined ? undefined : Number(values.percentile);
   const start = performance.now();
-  const { bytes, report } = await quantize(positionals[0], inputs, {
+  const { bytes, report } = await quantize(model, inputs, {
     perChannel: !values['per-tensor'],
     profile: (values.profile ?? 'int8') as 'int8' | 'w8a16',
     biasCorrection: !values['no-bias-correction'],

@@ -3,12 +3,7 @@
 // positive mean). The quantiser measures the per-channel means of every such layer's input during
 // calibration and subtracts that shift from the bias before quantising it.
 import type { OnnxNode, OnnxTensor } from '../onnx/reader.js';
-import type { FloatTensor } from './float_ops.js';
-
-const attrInt = (n: OnnxNode, name: string, fallback: number) => {
-  const a = n.attributes[name];
-  return a && a.kind === 'int' ? a.value : fallback;
-};
+import { attrInt, type FloatTensor } from './float_ops.js';
 
 /** The input channel axis of a layer with constant weights: NCHW channels, or A's last axis. */
 function channelAxis(node: OnnxNode, rank: number): number {

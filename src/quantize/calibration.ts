@@ -84,8 +84,8 @@ export class TensorStats {
         for (let b = start; b < end; b++) (total += hist[b]), (nonEmpty += hist[b] > 0 ? 1 : 0);
         for (let b = start; b < end; b++) if (hist[b] > 0) q[b] = total / nonEmpty;
       }
-      const pSum = p.reduce((a, v) => a + v, 0);
-      const qSum = q.reduce((a, v) => a + v, 0);
+      const pSum = suffix[0]; // every bin, the tail folded into the last kept one
+      const qSum = suffix[0] - suffix[edge]; // the kept bins, spread over the non-empty ones
       let divergence = 0;
       for (let b = 0; b < edge; b++) {
         if (p[b] === 0) continue;

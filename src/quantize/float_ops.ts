@@ -18,7 +18,8 @@ function unsupported(node: OnnxNode, why: string): never {
   throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `node '${node.name || node.outputs[0]}' (${node.opType}): ${why}`);
 }
 
-function attrInt(node: OnnxNode, name: string, fallback: number): number {
+/** An int (or float) attribute's value, `fallback` when absent. */
+export function attrInt(node: OnnxNode, name: string, fallback: number): number {
   const a = node.attributes[name];
   return a && (a.kind === 'int' || a.kind === 'float') ? a.value : fallback;
 }

@@ -4,7 +4,7 @@ import { BitexactError, expected } from '../errors.js';
 import { readOnnxModel } from '../onnx/reader.js';
 import { normalizeTensor, type TensorInput } from '../tensor.js';
 import type { FloatTensor } from './float_ops.js';
-import { quantizeFloatModel, type QuantizeOptions, type QuantizeProfile, type QuantizeReport } from './quantizer.js';
+import { inputDType, quantizeFloatModel, type QuantizeOptions, type QuantizeProfile, type QuantizeReport } from './quantizer.js';
 
 export type { QuantizeOptions, QuantizeProfile, QuantizeReport };
 
@@ -44,7 +44,7 @@ export async function quantize(
       if (!named[name]) throw new BitexactError('ERR_BITEXACT_INPUT', `calibration input ${k} lacks '${name}'`);
       const t = normalizeTensor(named[name], `calibration input ${k} '${name}'`);
       const spec = parsed.graph.inputs.find((i) => i.name === name)!;
-      const wanted = spec.elemType === 7 ? 'int64' : spec.elemType === 6 ? 'int32' : 'float32';
+      const wanted = inputDType(spec.elemType) ?? 'float32';
       if (t.dtype !== wanted) throw new BitexactError('ERR_BITEXACT_INPUT', `calibration input ${k} '${name}' must be ${wanted}, not ${t.dtype}`);
       const declared = spec.shape;
       const fits = !declared || (declared.length === t.shape.length && declared.every((d, i) => typeof d !== 'number' || d <= 0 || d === t.shape[i]));

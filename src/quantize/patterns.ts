@@ -168,16 +168,13 @@ export function fuseGeluPatterns(g: Graph): number {
 }
 
 /** Div by a constant -> Mul by its reciprocal (bitexact has an integer Mul, not a Div). */
-export function divisionsToProducts(g: Graph): number {
-  let changed = 0;
+export function divisionsToProducts(g: Graph): void {
   for (const n of g.nodes) {
     const c = n.opType === 'Div' ? g.initializers.get(n.inputs[1]) : undefined;
     if (!c || g.initializers.has(n.inputs[0]) || !c.data.every((d) => d !== 0)) continue;
     n.opType = 'Mul';
     n.inputs = [n.inputs[0], addInitializer(g, `${n.inputs[1]}__reciprocal`, c.dims, Array.from(c.data, (d) => 1 / d))];
-    changed++;
   }
-  return changed;
 }
 
 const MASK_OPS = new Set(['Cast', 'Sub', 'Add', 'Mul', 'Div', 'Neg', 'Equal', 'Not', 'Unsqueeze', 'Reshape', 'Squeeze']);

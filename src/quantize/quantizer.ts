@@ -18,7 +18,7 @@ import { rawTensor, writeOnnxModel, type AttrValue, type IoSpec, type NodeSpec, 
 import { ChannelMeans, outputMeanShift } from './bias_correction.js';
 import { TensorStats, uint8Params, wideParams, type CalibrationMethod } from './calibration.js';
 import { runFloatGraph } from './float_executor.js';
-import { FLOAT_OPS, type FloatTensor } from './float_ops.js';
+import { FLOAT_OPS, attrInt as intAttr, type FloatTensor } from './float_ops.js';
 import { divisionsToProducts, findAttentionMasks, fuseGeluPatterns, fuseLayerNormPatterns, removeDeadNodes } from './patterns.js';
 
 export type QuantizeProfile = 'int8' | 'w8a16';
@@ -58,6 +58,8 @@ const PASSTHROUGH = new Set(['MaxPool', 'Reshape', 'Flatten', 'Squeeze', 'Unsque
 const FLOAT = 1;
 /** graph input element types the quantiser accepts: float32 (quantised) and integer ids / masks (kept) */
 const INPUT_TYPES: Record<number, 'float32' | 'int32' | 'int64'> = { 1: 'float32', 6: 'int32', 7: 'int64' };
+/** The tensor type of a graph input of ONNX element type `elemType`; undefined when not accepted. */
+export const inputDType = (elemType: number): 'float32' | 'int32' | 'int64' | undefined => INPUT_TYPES[elemType];
 
 export function quantizeFloatModel(model: OnnxModel, calibration: Record<string, FloatTensor>[], options: QuantizeOptions = {}): { bytes: Uint8Array; report: QuantizeReport } {
   if (calibration.length === 0) throw new BitexactError('ERR_BITEXACT_INPUT', 'calibration needs at least one input');
@@ -137,10 +139,6 @@ function consumersOf(graph: OnnxModel['graph']): Map<string, OnnxNode[]> {
 }
 
 const attr = (n: OnnxNode, name: string): OnnxAttribute | undefined => n.attributes[name];
-const intAttr = (n: OnnxNode, name: string, fallback: number) => {
-  const a = attr(n, name);
-  return a && (a.kind === 'int' || a.kind === 'float') ? a.value : fallback;
-};
 
 /** Folds BN / bias Adds / Identity, turns MatMul + Add into Gemm. Returns how many nodes went. */
 function simplify(model: OnnxModel, dims: Map<string, number[]>): number {
@@ -316,7 +314,12 @@ class QdqWriter {
     private readonly masks: { maskedOps: Set<OnnxNode>; maskNodes: Set<OnnxNode> },
     private readonly format: ActivationFormat,
     private readonly means?: ChannelMeans,
-  ) {}
+  ) {
+    for (const n of masks.maskNodes) for (const o of n.outputs) this.#maskValues.add(o);
+  }
+
+  /** values the float mask computations produce */
+  readonly #maskValues = new Set<string>();
 
   biasCorrected = 0;
   /** per layer: its float weights and their dequantised int8 values, for bias correction */
@@ -340,7 +343,8 @@ class QdqWriter {
       }
       const masked = this.masks.maskedOps.has(node);
       // a masked Add/Where reads the mask (and a select's constant) as float, the scores dequantised
-      const inputs = node.inputs.map((name, i) => (masked && (this.masks.maskNodes.has(this.#producer(name)!) || this.#isMaskSource(node, name)) ? this.#maskInput(node, i, name) : this.#inputFor(node, i, name)));
+      const floatOperand = (name: string) => this.#maskValues.has(name) || (node.opType === 'Where' && this.model.graph.initializers.has(name));
+      const inputs = node.inputs.map((name, i) => (masked && floatOperand(name) ? this.#maskInput(node, i, name) : this.#inputFor(node, i, name)));
       const out = node.outputs[0];
       const next = consumers.get(out) ?? [];
       const fusesIntoNext = LINEAR.has(node.opType) && next.length === 1 && FUSED_ACTIVATIONS.has(next[0].opType) && !outputs.has(out);
@@ -387,16 +391,6 @@ class QdqWriter {
     this.#params.set(name, p);
     this.#dequantized.set(name, dq);
     this.activations++;
-  }
-
-  #producer(name: string): OnnxNode | undefined {
-    return this.model.graph.nodes.find((n) => n.outputs.includes(name));
-  }
-
-  /** A masked Where's condition or constant, or a masked Add's operand that is a graph input. */
-  #isMaskSource(node: OnnxNode, name: string): boolean {
-    if (node.opType === 'Where') return name === node.inputs[0] || this.model.graph.initializers.has(name);
-    return this.model.graph.inputs.some((i) => i.name === name && !this.#dequantized.has(name));
   }
 
   /** Inputs of the float mask computation: values as they are, constants in their own type (shapes and axes int64). */

@@ -44,7 +44,8 @@ LinearLayer::LinearLayer(const BuildContext& ctx, const LinearLayerSpec& s)
   for (int64_t g = 0; g < groups_; ++g) {
     std::vector<int32_t> zps(s.weightZeroPoints.begin() + g * rowsPerGroup_,
                              s.weightZeroPoints.begin() + (g + 1) * rowsPerGroup_);
-    packed_.push_back(cpu::packWeights(ctx.isa, s.weights + g * rowsPerGroup_ * depth_, s.weightsSigned,
+    // 16-bit layers run the scalar reference on every ISA: no packed copy of their weights
+    packed_.push_back(cpu::packWeights(wide() ? cpu::Isa::Scalar : ctx.isa, s.weights + g * rowsPerGroup_ * depth_, s.weightsSigned,
                                        rowsPerGroup_, depth_, zps));
     std::vector<int32_t> groupBias;
     if (!bias_.empty()) groupBias.assign(bias_.begin() + g * rowsPerGroup_, bias_.begin() + (g + 1) * rowsPerGroup_);

@@ -40,9 +40,10 @@ class QuantizedSoftmaxOp : public Op {
     parallelRange(ctx.pool, outer * inner, 16, [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const int64_t base = (row / inner) * length * inner + row % inner;
-        bool any = !masked_;
-        for (int64_t i = 0; i < length && !any; ++i) any = keep[size_t(base + i * inner)] != 0;
-        const auto kept = [&](int64_t i) { return !any || !masked_ || keep[size_t(base + i * inner)] != 0; };
+        // unmasked, or a row with every position dropped: the whole row counts
+        bool whole = true;
+        for (int64_t i = 0; i < length && masked_ && whole; ++i) whole = keep[size_t(base + i * inner)] == 0;
+        const auto kept = [&](int64_t i) { return whole || keep[size_t(base + i * inner)] != 0; };
         int32_t maxValue = std::numeric_limits<int32_t>::min();
         for (int64_t i = 0; i < length; ++i) if (kept(i)) maxValue = std::max(maxValue, quantizedAt(src, inType, base + i * inner));
         uint64_t sum = 0;  // < 2^22 * 2^40
