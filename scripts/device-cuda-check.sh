@@ -2,6 +2,8 @@
 # On a GPU machine with CUDA and CMake (no Node needed): builds the CUDA backend for this GPU,
 # runs the byte-equality tests (test/native/cuda_ops.cpp) and the bench (bench/cuda/cuda_bench.cu).
 # Usage: scripts/device-cuda-check.sh [MODELS_DIR] [--quick|--tests-only]; logs go to $OUT (or ./device-out).
+# BITEXACT_EXTRA_CASES=DIR also runs every model in DIR through the same byte-equality check
+# (quantised end-to-end models, say, that are not committed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 models=${1:-../shared/models}
@@ -25,6 +27,13 @@ if cmake --build build-gpu -j "$(nproc)" --target bitexact_cuda_test bitexact_go
     grep -E "FAIL|checks" "$out/cuda_test_$path.txt" | tail -5 | tee -a "$out/cuda_test.txt"
     [ $rc = 0 ] || status=1
   done
+  if [ -n "${BITEXACT_EXTRA_CASES:-}" ]; then
+    echo "extra cases ($BITEXACT_EXTRA_CASES):" | tee -a "$out/cuda_test.txt"
+    timeout 300 build-gpu/bitexact_cuda_test "$BITEXACT_EXTRA_CASES" "$models" models > "$out/cuda_test_extra.txt" 2>&1
+    rc=$?
+    grep -E "^(ok|FAIL)|checks" "$out/cuda_test_extra.txt" | head -20 | tee -a "$out/cuda_test.txt"
+    [ $rc = 0 ] || status=1
+  fi
   if command -v cuobjdump >/dev/null; then
     echo "tensor-core instructions in the sm_90a GEMM:" $(cuobjdump -sass build-gpu/libbitexact_cuda.a 2>/dev/null | grep -o "IGMMA[.A-Z0-9]*\|IMMA[.A-Z0-9]*" | sort | uniq -c)
   fi

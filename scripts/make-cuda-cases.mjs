@@ -343,7 +343,7 @@ layerNorm('layernorm_u8', 'uint8', 37, 1e-5, true);
 layerNorm('layernorm_s8_bert_width', 'int8', 768, 1e-12, true);
 layerNorm('layernorm_eps0_no_bias', 'uint8', 16, 0, false);
 
-// Attention masks (the masked softmax and its keep mask run on the host inside a device run):
+// Attention masks (the keep mask is computed on the host, it is small; the masked softmax on the device):
 // an int64 mask applied by Where(mask == 0, -inf, scores), and the additive form
 // (1 - mask) * -10000, whose random mask values mostly give biases that are refused (the refusal
 // must match too; the all-low pattern drops whole rows).
@@ -372,7 +372,25 @@ for (const form of ['where', 'additive']) {
   };
 }
 
-// w8a16: 16-bit activations (com.microsoft Q/DQ), host paths inside a device run.
+// A [batch, query, key] mask (Unsqueeze at axis 1) on 16-bit scores: the keep mask broadcasts over heads only.
+cases.masked_softmax_where_int16_square = {
+  inputs: [{ name: 'x', dtype: 'int16', shape: [2, 3, 5, 7] }, { name: 'm', dtype: 'int64', shape: [2, 5, 7] }],
+  outputs: [{ name: 'y', dtype: 'uint16' }],
+  initializers: {
+    xs: scalar('float32', 4e-4), xz: scalar('int16', 3), ys: scalar('float32', 1 / 65535), yz: scalar('uint16', 0),
+    axes: rawTensor('int64', [1], [1n]), zero: scalar('int64', 0n), ninf: scalar('float32', -Infinity),
+  },
+  nodes: [
+    { op: 'DequantizeLinear', domain: 'com.microsoft', inputs: ['x', 'xs', 'xz'], outputs: ['xf'] },
+    { op: 'Unsqueeze', inputs: ['m', 'axes'], outputs: ['m4'] },
+    { op: 'Equal', inputs: ['m4', 'zero'], outputs: ['pad'] },
+    { op: 'Where', inputs: ['pad', 'ninf', 'xf'], outputs: ['s'] },
+    { op: 'Softmax', inputs: ['s'], outputs: ['p'], attrs: { axis: -1 } },
+    { op: 'QuantizeLinear', domain: 'com.microsoft', inputs: ['p', 'ys', 'yz'], outputs: ['y'] },
+  ],
+};
+
+// w8a16: 16-bit activations (com.microsoft Q/DQ).
 const dq16 = (input, s, z, output) => ({ op: 'DequantizeLinear', domain: 'com.microsoft', inputs: [input, s, z], outputs: [output] });
 const q16 = (input, s, z, output) => ({ op: 'QuantizeLinear', domain: 'com.microsoft', inputs: [input, s, z], outputs: [output] });
 cases.matmul_w8a16 = {
@@ -384,6 +402,22 @@ cases.matmul_w8a16 = {
     ys: scalar('float32', 3e-4), yz: scalar('int16', -17),
   },
   nodes: [{ op: 'QLinearMatMul', inputs: ['a', 'as', 'az', 'b', 'bs', 'bz', 'ys', 'yz'], outputs: ['y'] }],
+};
+cases.qgemm_u16_trans_to_u8 = {
+  inputs: [{ name: 'a', dtype: 'uint16', shape: [45, 13] }],
+  outputs: [{ name: 'y', dtype: 'uint8' }],
+  initializers: {
+    as: scalar('float32', 3e-5), az: scalar('uint16', 30000), b: rawTensor('int8', [20, 45], ints(20 * 45, -127, 127)),
+    bs: scalar('float32', 0.004), bz: scalar('int8', 0), c: rawTensor('int32', [20], ints(20, -90000, 90000)),
+    ys: scalar('float32', 0.02), yz: scalar('uint8', 100),
+  },
+  nodes: [{ op: 'QGemm', domain: 'com.microsoft', inputs: ['a', 'as', 'az', 'b', 'bs', 'bz', 'c', 'ys', 'yz'], outputs: ['y'], attrs: { transA: 1, transB: 1 } }],
+};
+cases.sigmoid_uint16_to_uint8 = {
+  inputs: [{ name: 'x', dtype: 'uint16', shape: [3, 5, 41] }],
+  outputs: [{ name: 'y', dtype: 'uint8' }],
+  initializers: { xs: scalar('float32', 3e-4), xz: scalar('uint16', 32768), ys: scalar('float32', 1 / 256), yz: scalar('uint8', 0) },
+  nodes: [dq16('x', 'xs', 'xz', 'f'), { op: 'Sigmoid', inputs: ['f'], outputs: ['g'] }, { op: 'QuantizeLinear', inputs: ['g', 'ys', 'yz'], outputs: ['y'] }],
 };
 cases.tanh_int16 = {
   inputs: [{ name: 'x', dtype: 'int16', shape: [4, 33] }],

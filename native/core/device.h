@@ -43,6 +43,12 @@ struct LinearDeviceArgs {
   const Multiplier* hostMultipliers = nullptr;  // per row; null when not requantising
   bool anyWeightZeroPoint = false;
   int64_t rows = 0, depth = 0;
+  // 16-bit layers (w8a16: a 16-bit input or output) skip the packed GEMM: one thread per output
+  // computes bias + sum_k (x - zx)(w - zw) exactly, as the CPU's scalar reference does.
+  bool wide = false;
+  const int32_t* hostBias = nullptr;  // per row, or null (wide layers only)
+  DType inputType = DType::UInt8;
+  int32_t inputZeroPoint = 0;
 
   // Activations: either a matrix, element (k, col) at input[k*strideK + col*strideCol], or an
   // im2col view of `images` NCHW images (one group's channels) `imageStride` elements apart.
@@ -61,6 +67,7 @@ struct LinearDeviceArgs {
   int32_t outputZeroPoint = 0;
   QRange range = kRangeU8;
   bool signedOutput = false;
+  bool wideOutput = false;  // uint16/int16 elements (the low two bytes encode both)
   uint8_t* output = nullptr;
   int64_t colsPerImage = 0, imageOutStride = 0, rowStride = 0, colStride = 0;
 };
@@ -82,11 +89,14 @@ struct DepthwiseDeviceArgs {
   uint8_t* output = nullptr;
 };
 
-// y[i] = table[channel(i)][x[i] ^ offset], channel(i) = (i / inner) % channels.
+// y[i] = table[channel(i)][x[i] - lowest(inputType)], channel(i) = (i / inner) % channels:
+// `entries` (256 for 8-bit inputs, 65536 for 16-bit ones) elements of outputBytes (1 or 2) each.
 struct LutDeviceArgs {
-  const uint8_t* hostTable = nullptr;  // [channels][256]
+  const uint8_t* hostTable = nullptr;  // [channels][entries] elements
   int64_t channels = 1, inner = 1, count = 0;
-  uint8_t offset = 0;
+  int64_t entries = 256;
+  DType inputType = DType::UInt8;
+  int outputBytes = 1;
   const uint8_t* input = nullptr;
   uint8_t* output = nullptr;
 };
@@ -98,9 +108,10 @@ struct BinaryDeviceArgs {
   bool multiply = false;
   MultiplierPair pair;  // add
   Multiplier single;    // multiply
-  bool signedA = false, signedB = false;
+  DType typeA = DType::UInt8, typeB = DType::UInt8;  // 8- or 16-bit (16-bit: add only)
   int32_t zeroA = 0, zeroB = 0, zeroY = 0;
   QRange range = kRangeU8;
+  bool wideOutput = false;
   int rank = 0;
   int64_t dims[kMaxRank] = {};
   int64_t stridesA[kMaxRank] = {};
@@ -175,13 +186,22 @@ struct AxisGatherDeviceArgs {
 
 // QLinearSoftmax: rows of `length` elements `inner` apart; e = exps[max - x] (Q40) and
 // y = quantizeRatio(e, sum e) with the output scale split as numerics.h ScaleParts.
+// QLinearMaskedSoftmax adds a keep mask (one byte per position, 0 = dropped) broadcast to the
+// input: element i's keep byte is keep[sum coord_d(i) * keepStrides[d]] over the input's dims.
 struct SoftmaxDeviceArgs {
-  const uint64_t* hostExps = nullptr;  // [256]
+  static constexpr int kMaxRank = 8;
+  const uint64_t* hostExps = nullptr;  // [expCount]: 256 for 8-bit inputs, 65536 for 16-bit
+  int64_t expCount = 256;
   int64_t outer = 0, length = 0, inner = 0;
-  bool inputSigned = false;
+  DType inputType = DType::UInt8;
   ScaleParts outputScale;
   int32_t outputZeroPoint = 0;
   QRange range = kRangeU8;
+  bool wideOutput = false;
+  const uint8_t* keep = nullptr;  // null: unmasked
+  int rank = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t keepStrides[kMaxRank] = {};
   const uint8_t* input = nullptr;
   uint8_t* output = nullptr;
 };

@@ -285,6 +285,15 @@ DeviceTensor CudaRunContext::constant(const Tensor& host) {
 
 void CudaRunContext::linear(const LinearDeviceArgs& a) {
   if (a.rows == 0 || a.columns == 0) return;
+  if (a.wide) {
+    if (a.im2col) fail(ErrorCode::Internal, "16-bit convolutions have no device kernel");
+    launchWideLinear(a, constants_.array(a.hostWeights, 'w', size_t(a.rows * a.depth)),
+                     constants_.array(a.hostZeroPoints, 'Z', size_t(a.rows)),
+                     a.hostBias ? constants_.array(a.hostBias, 'B', size_t(a.rows)) : nullptr,
+                     a.hostMultipliers ? constants_.array(a.hostMultipliers, 'M', size_t(a.rows)) : nullptr, stream_->stream);
+    launched("16-bit linear kernel");
+    return;
+  }
   LinearConstants w;
   w.rowsPadded = roundUp(a.rows, kTileRows);
   w.depthPadded = roundUp(a.depth, kTileDepth);
@@ -315,7 +324,7 @@ void CudaRunContext::depthwise(const DepthwiseDeviceArgs& a) {
 }
 
 void CudaRunContext::lut(const LutDeviceArgs& a) {
-  launchLut(a, constants_.array(a.hostTable, 'L', size_t(a.channels * 256)), stream_->stream);
+  launchLut(a, constants_.array(a.hostTable, 'L', size_t(a.channels * a.entries * a.outputBytes)), stream_->stream);
   launched("lookup-table kernel");
 }
 
@@ -364,7 +373,7 @@ void CudaRunContext::axisGather(const AxisGatherDeviceArgs& a) {
 }
 
 void CudaRunContext::softmax(const SoftmaxDeviceArgs& a) {
-  launchSoftmax(a, constants_.array(a.hostExps, 'E', 256), stream_->stream);
+  launchSoftmax(a, constants_.array(a.hostExps, 'E', size_t(a.expCount)), stream_->stream);
   launched("softmax kernel");
 }
 

@@ -24,6 +24,21 @@ inline dim3 gridFor(int64_t count, int block = kBlock) {
   return dim3(unsigned(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16));
 }
 
+// A quantized element of any of the four types as an integer, and its store (the low one or two
+// bytes encode the signed and unsigned types alike).
+__device__ __forceinline__ int32_t loadQuantizedElement(const uint8_t* data, DType type, int64_t i) {
+  switch (type) {
+    case DType::Int8: return int32_t(int8_t(data[i]));
+    case DType::UInt16: return int32_t(reinterpret_cast<const uint16_t*>(data)[i]);
+    case DType::Int16: return int32_t(reinterpret_cast<const int16_t*>(data)[i]);
+    default: return int32_t(data[i]);
+  }
+}
+__device__ __forceinline__ void storeQuantizedElement(uint8_t* data, bool wide, int64_t i, int32_t v) {
+  if (wide) reinterpret_cast<uint16_t*>(data)[i] = uint16_t(v);
+  else data[i] = uint8_t(v);
+}
+
 // Device copies of one linear layer's constants; weights zero-padded to [rowsPadded][depthPadded].
 struct LinearConstants {
   const int8_t* weights = nullptr;
@@ -48,6 +63,11 @@ const char* gemmPathName(GemmPath path);
 // (tests and the bench compare them).
 GemmPath chooseGemmPath(int major, int minor);
 
+// A 16-bit layer (LinearDeviceArgs::wide): one thread per output, the exact int32 sum from the
+// plain weights [rows][depth] (s8 domain), then the epilogue.
+void launchWideLinear(const LinearDeviceArgs& a, const int8_t* weights, const int32_t* zeroPoints, const int32_t* bias,
+                      const Multiplier* multipliers, cudaStream_t stream);
+
 // out = epilogue(W x packed), on the given path.
 void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8_t* packed, const int32_t* colSums,
                 int64_t colsPadded, GemmPath path, cudaStream_t stream);
@@ -64,7 +84,7 @@ void launchDequantize(const DequantizeDeviceArgs& a, const float* scales, const 
 void launchMaxPool(const MaxPoolDeviceArgs& a, cudaStream_t stream);
 void launchMean(const MeanDeviceArgs& a, cudaStream_t stream);
 void launchAxisGather(const AxisGatherDeviceArgs& a, cudaStream_t stream);
-void launchSoftmax(const SoftmaxDeviceArgs& a, const uint64_t* exps, cudaStream_t stream);
+void launchSoftmax(const SoftmaxDeviceArgs& a, const uint64_t* exps, cudaStream_t stream);  // masked too
 void launchAveragePool(const AveragePoolDeviceArgs& a, const Multiplier* multipliers, cudaStream_t stream);
 void launchDynamicMatMul(const DynamicMatMulDeviceArgs& a, cudaStream_t stream);
 void launchLayerNorm(const LayerNormDeviceArgs& a, const int64_t* gamma, const int64_t* beta, cudaStream_t stream);

@@ -47,9 +47,13 @@ __global__ void depthwiseKernel(DepthwiseDeviceArgs a, const int8_t* weights, co
 }
 
 __global__ void lutKernel(LutDeviceArgs a, const uint8_t* table) {
+  // int8 -128 and int16 -32768 are entry 0
+  const int32_t lowest = a.inputType == DType::Int8 ? -128 : (a.inputType == DType::Int16 ? -32768 : 0);
   BX_GRID_STRIDE(i, a.count) {
     const int64_t c = a.channels > 1 ? (i / a.inner) % a.channels : 0;
-    a.output[i] = table[c * 256 + uint8_t(a.input[i] ^ a.offset)];
+    const int64_t entry = c * a.entries + (loadQuantizedElement(a.input, a.inputType, i) - lowest);
+    if (a.outputBytes == 2) reinterpret_cast<uint16_t*>(a.output)[i] = reinterpret_cast<const uint16_t*>(table)[entry];
+    else a.output[i] = table[entry];
   }
 }
 
@@ -62,10 +66,11 @@ __global__ void binaryKernel(BinaryDeviceArgs a) {
       ia += coord * a.stridesA[d];
       ib += coord * a.stridesB[d];
     }
-    const int32_t x = loadQuantized(a.a, a.signedA, ia) - a.zeroA;
-    const int32_t y = loadQuantized(a.b, a.signedB, ib) - a.zeroB;
+    const int32_t x = loadQuantizedElement(a.a, a.typeA, ia) - a.zeroA;
+    const int32_t y = loadQuantizedElement(a.b, a.typeB, ib) - a.zeroB;
+    // 16-bit add: |x|, |y| <= 65535 and multipliers < 2^32 keep the pair's sum below 2^50
     const int64_t v = a.multiply ? applyMultiplier(x * y, a.single) : applyMultiplierPair(x, y, a.pair);
-    a.output[i] = uint8_t(saturate(v + a.zeroY, a.range.lo, a.range.hi));
+    storeQuantizedElement(a.output, a.wideOutput, i, saturate(v + a.zeroY, a.range.lo, a.range.hi));
   }
 }
 

@@ -181,6 +181,27 @@ __global__ void __launch_bounds__(kThreads) gemmTensorCoreKernel(GemmParams p) {
 #endif
 }
 
+// A 16-bit layer: one thread per output, rows fastest (neighbouring threads write neighbouring
+// MatMul outputs). The sum is exact in int32: the load-time bound covers bias + sum |x||w|.
+__global__ void wideLinearKernel(LinearDeviceArgs a, const int8_t* weights, const int32_t* zeroPoints, const int32_t* bias,
+                                 const Multiplier* multipliers) {
+  const int64_t colsPerImage = a.colsPerImage > 0 ? a.colsPerImage : a.columns;
+  for (int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; o < a.rows * a.columns; o += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t col = o / a.rows, row = o - col * a.rows;
+    const int8_t* w = weights + row * a.depth;
+    const int32_t zw = zeroPoints[row];
+    int32_t acc = bias ? bias[row] : 0;
+    for (int64_t k = 0; k < a.depth; ++k) {
+      const int32_t x = loadQuantizedElement(a.input, a.inputType, k * a.strideK + col * a.strideCol) - a.inputZeroPoint;
+      acc += x * (int32_t(w[k]) - zw);
+    }
+    const int64_t image = col / colsPerImage, p = col - image * colsPerImage;
+    const int64_t index = image * a.imageOutStride + row * a.rowStride + p * a.colStride;
+    if (!multipliers) reinterpret_cast<int32_t*>(a.output)[index] = acc;
+    else storeQuantizedElement(a.output, a.wideOutput, index, requantize(acc, multipliers[row], a.outputZeroPoint, a.range.lo, a.range.hi));
+  }
+}
+
 }  // namespace
 
 const char* gemmPathName(GemmPath path) {
@@ -247,6 +268,11 @@ void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8
     const dim3 grid(unsigned((a.columns + 31) / 32), unsigned((a.rows + 7) / 8));
     gemmPlainKernel<<<grid, block, 0, stream>>>(p);
   }
+}
+
+void launchWideLinear(const LinearDeviceArgs& a, const int8_t* weights, const int32_t* zeroPoints, const int32_t* bias,
+                      const Multiplier* multipliers, cudaStream_t stream) {
+  wideLinearKernel<<<gridFor(a.rows * a.columns), kBlock, 0, stream>>>(a, weights, zeroPoints, bias, multipliers);
 }
 
 }  // namespace bx::cuda

@@ -1,6 +1,7 @@
 // Kernels of the ops that move elements (Transpose, Slice, Concat, Gather, Pad, Resize: one
 // table-driven gather) and of the two window/row reductions with their own integer rules
 // (QLinearSoftmax, QLinearAveragePool).
+#include <climits>
 #include <cstdint>
 
 #include "kernels.h"
@@ -29,21 +30,34 @@ __global__ void axisGatherKernel(AxisGatherDeviceArgs a) {
   }
 }
 
-// One thread per row: the row maximum, the Q40 sum of exps, then each quantised ratio.
+// The keep byte of input element e of a masked softmax (SoftmaxDeviceArgs::keepStrides).
+__device__ __forceinline__ bool keptAt(const SoftmaxDeviceArgs& a, int64_t e) {
+  int64_t rest = e, k = 0;
+  for (int d = a.rank - 1; d >= 0; --d) {
+    k += (rest % a.dims[d]) * a.keepStrides[d];
+    rest /= a.dims[d];
+  }
+  return a.keep[k] != 0;
+}
+
+// One thread per row: the row maximum, the Q40 sum of exps, then each quantised ratio (the CPU
+// op's loop: ops_softmax.cpp). Masked rows leave dropped positions out of the maximum and the
+// sum and write the zero point there; a row with every position dropped counts them all.
 __global__ void softmaxKernel(SoftmaxDeviceArgs a, const uint64_t* exps) {
+  const int32_t zero = quantizeRatioParts(0, 1, a.outputScale, a.outputZeroPoint, a.range);
   for (int64_t row = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; row < a.outer * a.inner; row += int64_t(gridDim.x) * blockDim.x) {
     const int64_t base = (row / a.inner) * a.length * a.inner + row % a.inner;
-    const auto at = [&](int64_t i) {
-      const uint8_t b = a.input[base + i * a.inner];
-      return a.inputSigned ? int32_t(int8_t(b)) : int32_t(b);
-    };
-    int32_t maxValue = -1000;
-    for (int64_t i = 0; i < a.length; ++i) maxValue = max(maxValue, at(i));
-    uint64_t sum = 0;
-    for (int64_t i = 0; i < a.length; ++i) sum += exps[maxValue - at(i)];
+    const auto at = [&](int64_t i) { return loadQuantizedElement(a.input, a.inputType, base + i * a.inner); };
+    bool whole = true;
+    for (int64_t i = 0; i < a.length && a.keep && whole; ++i) whole = !keptAt(a, base + i * a.inner);
+    const auto kept = [&](int64_t i) { return whole || keptAt(a, base + i * a.inner); };
+    int32_t maxValue = INT_MIN;
+    for (int64_t i = 0; i < a.length; ++i) if (kept(i)) maxValue = max(maxValue, at(i));
+    uint64_t sum = 0;  // < 2^22 * 2^40
+    for (int64_t i = 0; i < a.length; ++i) if (kept(i)) sum += exps[maxValue - at(i)];
     for (int64_t i = 0; i < a.length; ++i) {
-      const int32_t v = quantizeRatioParts(exps[maxValue - at(i)], sum, a.outputScale, a.outputZeroPoint, a.range);
-      a.output[base + i * a.inner] = uint8_t(v);
+      const int32_t v = kept(i) ? quantizeRatioParts(exps[maxValue - at(i)], sum, a.outputScale, a.outputZeroPoint, a.range) : zero;
+      storeQuantizedElement(a.output, a.wideOutput, base + i * a.inner, v);
     }
   }
 }

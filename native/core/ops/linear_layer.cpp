@@ -89,12 +89,17 @@ LinearDeviceArgs LinearLayer::deviceArgs(int64_t group) const {
   a.anyWeightZeroPoint = w.anyZeroPoint;
   a.rows = rowsPerGroup_;
   a.depth = depth_;
+  a.wide = wide();
+  a.hostBias = bias_.empty() ? nullptr : bias_.data() + group * rowsPerGroup_;
+  a.inputType = inputType_;
+  a.inputZeroPoint = inputZeroPoint_;
   a.inputSigned = inputType_ == DType::Int8;
   a.padByte = uint8_t(inputZeroPoint_);
   a.requantize = requantize_;
   a.outputZeroPoint = outputZeroPoint_;
   a.range = rangeOf(outputType_);
   a.signedOutput = outputType_ == DType::Int8;
+  a.wideOutput = requantize_ && isWideQuantizedType(outputType_);
   return a;
 }
 

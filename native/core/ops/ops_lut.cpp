@@ -1,5 +1,5 @@
 // bitexact::QLinearLut: y = table[channel][x] for uint8/int8 x (256 entries per channel) or
-// uint16/int16 x (65536 entries; the w8a16 profile, host only). Produced by the QDQ rewrite for
+// uint16/int16 x (65536 entries; the w8a16 profile). Produced by the QDQ rewrite for
 // elementwise functions of one quantized value (HardSwish, HardSigmoid, Relu, Clip, LeakyRelu)
 // and for float preprocessing of a uint8 input; the tables are built at load time with binary32
 // basic operations only (docs/determinism.md, "Lookup tables").
@@ -52,12 +52,10 @@ class LutOp : public Op {
     out[0] = std::move(y);
   }
 
-  // The device kernel reads byte inputs through byte tables; the rest runs on the host.
-  bool hasDeviceKernel() const override { return entries_ == 256 && dtypeSize(table_.dtype) == 1; }
+  bool hasDeviceKernel() const override { return true; }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
-    if (!hasDeviceKernel()) return false;
     checkInput(x.dtype);
     LutDeviceArgs a;
     if (channels_ > 1) {
@@ -71,7 +69,9 @@ class LutOp : public Op {
     a.hostTable = table_.bytes();
     a.channels = channels_;
     a.count = x.size();
-    a.offset = x.dtype == DType::Int8 ? 0x80 : 0;
+    a.entries = entries_;
+    a.inputType = x.dtype;
+    a.outputBytes = int(dtypeSize(table_.dtype));
     a.input = x.data();
     a.output = y.data();
     ctx.lut(a);

@@ -89,18 +89,17 @@ class MatMulOp : public Op {
     out[0] = std::move(y);
   }
 
-  bool hasDeviceKernel() const override { return !layer_->wide(); }  // w8a16 runs on the host in a device run
+  bool hasDeviceKernel() const override { return true; }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& a = *in[0];
     const Plan p = plan(a.dtype, a.shape);
-    if (layer_->wide()) return false;
     DeviceTensor y = ctx.allocate(layer_->outputType(), p.outShape);
     const int64_t depth = layer_->depth(), n = layer_->rowsPerGroup(), groups = layer_->groups();
     const size_t outElement = dtypeSize(y.dtype);
     for (int64_t batch = 0; batch < p.outer * groups; ++batch) {
       LinearDeviceArgs args = layer_->deviceArgs(batch % groups);
-      args.input = a.data() + batch * p.rows * depth;
+      args.input = a.data() + size_t(batch * p.rows * depth) * dtypeSize(a.dtype);
       args.columns = p.rows;
       args.strideK = transposeA_ ? p.rows : 1;
       args.strideCol = transposeA_ ? 1 : depth;

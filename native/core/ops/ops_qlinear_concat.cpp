@@ -62,7 +62,7 @@ class QLinearConcatOp : public Op {
       LutDeviceArgs a;
       a.hostTable = tables_[p].bytes();
       a.count = parts[p]->size();
-      a.offset = type_ == DType::Int8 ? 0x80 : 0;
+      a.inputType = type_;
       a.input = parts[p]->data();
       a.output = requantised[p].data();
       ctx.lut(a);

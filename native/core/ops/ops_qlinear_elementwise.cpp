@@ -1,5 +1,5 @@
 // com.microsoft QLinearAdd and QLinearMul with broadcasting. QLinearAdd also takes 16-bit inputs
-// and outputs (w8a16), on the host through a plain loop.
+// and outputs (w8a16): a plain loop on the CPU, the shared elementwise kernel on a device.
 #include "../../cpu/elementwise_avx2.h"
 #include "../device.h"
 #include "../qparams.h"
@@ -94,8 +94,9 @@ bool binaryDeviceArgs(const std::vector<const DeviceTensor*>& in, const BinaryQu
     args->stridesB[d] = plan.stridesB[d];
   }
   args->count = elementCount(plan.output);
-  args->signedA = a.dtype == DType::Int8;
-  args->signedB = b.dtype == DType::Int8;
+  args->typeA = a.dtype;
+  args->typeB = b.dtype;
+  args->wideOutput = isWideQuantizedType(q.y.dtype);
   args->zeroA = q.a.zeroPoints[0];
   args->zeroB = q.b.zeroPoints[0];
   args->zeroY = q.y.zeroPoints[0];
@@ -145,9 +146,8 @@ class QLinearAddOp : public Op {
     });
   }
 
-  bool hasDeviceKernel() const override { return !isWide(q_); }  // 16-bit: on the host inside a device run
+  bool hasDeviceKernel() const override { return true; }
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
-    if (isWide(q_)) return false;
     BinaryDeviceArgs args;
     args.pair = m_;
     return runBinaryOnDevice(ctx, in, out, q_, where_, args);

@@ -1,6 +1,6 @@
 // com.microsoft QLinearSoftmax, integer only: y_i = Q(e_i / sum_j e_j) with
 // e_i = exp(-(max - x_i) * sx) from a 256-entry Q40 table (numerics.h expNegQ40) and the ratio
-// quantised exactly (quantizeRatio). 16-bit inputs (w8a16) use a 65536-entry table, on the host.
+// quantised exactly (quantizeRatio). 16-bit inputs (w8a16) use a 65536-entry table.
 // bitexact::QLinearMaskedSoftmax (from DQ -> Add(attention-mask bias) -> Softmax -> Q, see
 // attention_mask.h) takes a uint8 keep mask broadcast to the input: dropped positions leave the
 // maximum and the sum and output exactly 0 (zero point); a row with every position dropped is
@@ -60,20 +60,31 @@ class QuantizedSoftmaxOp : public Op {
     out[0] = std::move(y);
   }
 
-  // masked or 16-bit: on the host inside a device run
-  bool hasDeviceKernel() const override { return !masked_ && !isWideQuantizedType(x_.dtype) && !isWideQuantizedType(y_.dtype); }
+  bool hasDeviceKernel() const override { return true; }
 
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
-    if (!hasDeviceKernel()) return false;
     SoftmaxDeviceArgs a;
     rows(x.dtype, x.shape, &a.outer, &a.length, &a.inner);
+    if (masked_) {
+      const DeviceTensor& keep = *in[5];
+      const BroadcastPlan plan = keepPlan(keep.dtype, keep.shape, x.shape);
+      if (plan.output.size() > size_t(SoftmaxDeviceArgs::kMaxRank)) return false;  // on the host
+      a.keep = keep.data();
+      a.rank = int(plan.output.size());
+      for (size_t d = 0; d < plan.output.size(); ++d) {
+        a.dims[d] = plan.output[d];
+        a.keepStrides[d] = plan.stridesB[d];
+      }
+    }
     DeviceTensor y = ctx.allocate(y_.dtype, x.shape);
     a.hostExps = exps_.data();
-    a.inputSigned = x.dtype == DType::Int8;
+    a.expCount = int64_t(exps_.size());
+    a.inputType = x.dtype;
     a.outputScale = splitScale(y_.scales[0]);
     a.outputZeroPoint = y_.zeroPoints[0];
     a.range = y_.range();
+    a.wideOutput = isWideQuantizedType(y_.dtype);
     a.input = x.data();
     a.output = y.data();
     ctx.softmax(a);
@@ -97,11 +108,17 @@ class QuantizedSoftmaxOp : public Op {
     if (*length > (int64_t(1) << 22)) fail(ErrorCode::OverflowBound, where_ + ": softmax over more than 2^22 elements");
   }
 
-  // The keep mask (uint8 or bool, 0 = dropped) broadcast to the input's shape, one byte per element.
+  // Checks the keep mask (uint8 or bool, 0 = dropped) and plans its broadcast to the scores.
+  BroadcastPlan keepPlan(DType dtype, const Shape& keepShape, const Shape& shape) const {
+    if (dtype != DType::UInt8 && dtype != DType::Bool) fail(ErrorCode::Input, where_ + ": keep mask is " + dtypeName(dtype) + ", expected uint8");
+    BroadcastPlan plan = planBroadcast(shape, keepShape, where_);
+    if (plan.output != shape) fail(ErrorCode::Input, where_ + ": keep mask " + shapeToString(keepShape) + " does not broadcast to the scores " + shapeToString(shape));
+    return plan;
+  }
+
+  // The keep mask broadcast to the input's shape, one byte per element.
   std::vector<uint8_t> expandKeep(const Tensor& keep, const Shape& shape) const {
-    if (keep.dtype != DType::UInt8 && keep.dtype != DType::Bool) fail(ErrorCode::Input, where_ + ": keep mask is " + dtypeName(keep.dtype) + ", expected uint8");
-    const BroadcastPlan plan = planBroadcast(shape, keep.shape, where_);
-    if (plan.output != shape) fail(ErrorCode::Input, where_ + ": keep mask " + shapeToString(keep.shape) + " does not broadcast to the scores " + shapeToString(shape));
+    const BroadcastPlan plan = keepPlan(keep.dtype, keep.shape, shape);
     std::vector<uint8_t> out(size_t(elementCount(shape)));
     const uint8_t* k = keep.bytes();
     forEachBroadcast(plan, 0, int64_t(out.size()), [&](int64_t i, int64_t, int64_t ik) { out[size_t(i)] = k[ik]; });
