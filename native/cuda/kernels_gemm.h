@@ -40,6 +40,7 @@ __device__ __forceinline__ void storeResult(const GemmParams& p, int64_t row, in
 }
 
 // Hopper's warpgroup-MMA kernel (kernels_gemm_sm90.cu): 128 x 256 tiles; compute capability 9.0.
-void launchGemmWgmma(const GemmParams& p, int64_t colsPadded, int64_t rowsPadded, cudaStream_t stream);
+// False (nothing launched) when the driver cannot describe the operands to the copy engine.
+bool launchGemmWgmma(const GemmParams& p, int64_t colsPadded, int64_t rowsPadded, cudaStream_t stream);
 
 }  // namespace bx::cuda

@@ -255,9 +255,8 @@ void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8
   p.imageOutStride = a.imageOutStride;
   p.rowStride = a.rowStride;
   p.colStride = a.colStride;
-  if (path == GemmPath::Wgmma) {
-    launchGemmWgmma(p, colsPadded, w.rowsPadded, stream);
-  } else if (path == GemmPath::Mma) {
+  if (path == GemmPath::Wgmma && launchGemmWgmma(p, colsPadded, w.rowsPadded, stream)) return;
+  if (path != GemmPath::Plain) {
     static const cudaError_t configured =
         cudaFuncSetAttribute(gemmTensorCoreKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
     (void)configured;
