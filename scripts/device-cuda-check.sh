@@ -20,7 +20,7 @@ if cmake --build build-gpu -j "$(nproc)" --target bitexact_cuda_test bitexact_go
   echo "default GEMM path:" | tee "$out/cuda_test.txt"
   timeout 300 build-gpu/bitexact_cuda_test test/native/cuda_cases "$models" models 2>&1 | tee -a "$out/cuda_test.txt"
   status=${PIPESTATUS[0]}
-  for path in mma plain; do
+  for path in mma plain wgmma; do
     echo "BITEXACT_CUDA_GEMM=$path:" | tee -a "$out/cuda_test.txt"
     BITEXACT_CUDA_GEMM=$path timeout 300 build-gpu/bitexact_cuda_test test/native/cuda_cases "$models" models > "$out/cuda_test_$path.txt" 2>&1
     rc=$?

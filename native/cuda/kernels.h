@@ -54,10 +54,12 @@ void launchPackActivations(const LinearDeviceArgs& a, int64_t depthPadded, int64
                            int32_t* colSums, cudaStream_t stream);
 // Which GEMM kernel runs: all give the same bytes (integer sums are exact in any order).
 enum class GemmPath {
-  Plain,  // one thread per output (sm_75)
-  Mma,    // mma.sync m16n8k32 tensor cores (sm_80 and newer)
-  Wgmma,  // warpgroup MMA (compute capability 9.0, sm_90a code); slower than Mma so far, opt-in
+  Plain,   // one thread per output (sm_75)
+  Mma,     // mma.sync m16n8k32 tensor cores (sm_80 and newer)
+  Wgmma,   // warpgroup MMA fed by TMA (compute capability 9.0, sm_90a code)
+  Hopper,  // the 9.0 default: Wgmma for GEMMs of at least kWgmmaMinTiles of its tiles, Mma below
 };
+constexpr int64_t kWgmmaMinTiles = 64;
 const char* gemmPathName(GemmPath path);
 // The fastest path a device has, unless BITEXACT_CUDA_GEMM=plain|mma|wgmma names one it can run
 // (tests and the bench compare them).

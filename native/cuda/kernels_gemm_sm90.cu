@@ -25,6 +25,10 @@ namespace {
 constexpr int kRows = 128, kCols = 256, kDepth = 128, kStages = 4, kConsumers = 2;
 constexpr int kThreads = (kConsumers + 1) * 128;
 constexpr int kStageA = kRows * kDepth, kStageB = kCols * kDepth;
+// The accumulator tile staged column by column for the epilogue; 132 words apart, the four
+// columns one warp stores at once fall in different banks.
+constexpr int kStagedStride = kRows + 4;
+static_assert(kCols * kStagedStride * 4 <= kStages * (kStageA + kStageB), "the staged tile must fit the stages");
 // stages, room to align them to the swizzle's 1024-byte period, the barriers
 constexpr int kSharedBytes = kStages * (kStageA + kStageB) + 1024 + 2 * kStages * 8;
 
@@ -134,15 +138,26 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
   asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 
+  // Epilogue through shared memory (the stages are free once both consumer warpgroups are past
+  // their last wgmma): one compact loop instead of 128 unrolled copies of the epilogue, whose
+  // code would not fit the instruction cache, and neighbouring threads take neighbouring rows.
+  asm volatile("bar.sync 1, %0;\n" ::"n"(kConsumers * 128) : "memory");
+  uint32_t* staged = reinterpret_cast<uint32_t*>(shared);
   const int warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, group = lane >> 2, quad = lane & 3;
-  const int64_t row = int64_t(blockRow) + warpgroup * 64 + warp * 16 + group;
+  const int tileRow = warpgroup * 64 + warp * 16 + group;
 #pragma unroll
   for (int j = 0; j < 32; ++j) {
-    const int64_t col = int64_t(blockCol) + j * 8 + quad * 2;
-    storeResult(p, row, col, acc[j * 4 + 0]);
-    storeResult(p, row, col + 1, acc[j * 4 + 1]);
-    storeResult(p, row + 8, col, acc[j * 4 + 2]);
-    storeResult(p, row + 8, col + 1, acc[j * 4 + 3]);
+    const int tileCol = j * 8 + quad * 2;
+    staged[tileCol * kStagedStride + tileRow] = acc[j * 4 + 0];
+    staged[(tileCol + 1) * kStagedStride + tileRow] = acc[j * 4 + 1];
+    staged[tileCol * kStagedStride + tileRow + 8] = acc[j * 4 + 2];
+    staged[(tileCol + 1) * kStagedStride + tileRow + 8] = acc[j * 4 + 3];
+  }
+  asm volatile("bar.sync 1, %0;\n" ::"n"(kConsumers * 128) : "memory");
+#pragma unroll 1
+  for (int e = threadIdx.x; e < kRows * kCols; e += kConsumers * 128) {
+    const int r = e % kRows, c = e / kRows;
+    storeResult(p, int64_t(blockRow) + r, int64_t(blockCol) + c, staged[c * kStagedStride + r]);
   }
 #else
   __trap();  // this file is built for sm_90a only

@@ -73,7 +73,11 @@ __global__ void gemmPlainKernel(GemmParams p) {
 constexpr int kStages = 3;
 constexpr int kThreads = 256;
 constexpr int kMmaRows = 128, kMmaCols = 128;  // this kernel's tile (columns are padded to kTileCols, a multiple)
-constexpr int kSharedBytes = kStages * (kMmaRows + kMmaCols) * int(kTileDepth);
+// The accumulator tile is staged column by column for the epilogue, 132 words apart: the four
+// columns a warp stores at once fall in different banks.
+constexpr int kStagedStride = kMmaRows + 4;
+constexpr int kStageBytes = kStages * (kMmaRows + kMmaCols) * int(kTileDepth);
+constexpr int kSharedBytes = kStageBytes > kMmaCols * kStagedStride * 4 ? kStageBytes : kMmaCols * kStagedStride * 4;
 
 // Tensor cores: mma.sync m16n8k32, s8 weights x u8 activations -> s32, wrapping (no .satfinite).
 // 8 warps as 2 (rows) x 4 (columns), each 64 x 32 outputs = 4 x 4 mma tiles. Tiles of 64 bytes of
@@ -164,17 +168,26 @@ __global__ void __launch_bounds__(kThreads) gemmTensorCoreKernel(GemmParams p) {
   }
   asm volatile("cp.async.wait_group 0;\n" ::);
 
+  // Epilogue through shared memory: one compact loop instead of 64 unrolled copies of the
+  // epilogue (code the instruction cache cannot hold), neighbouring threads on neighbouring rows.
+  __syncthreads();
+  uint32_t* staged = reinterpret_cast<uint32_t*>(shared);
 #pragma unroll
   for (int mt = 0; mt < 4; ++mt) {
 #pragma unroll
     for (int nt = 0; nt < 4; ++nt) {
-      const int64_t row = blockRow + warpRow * 64 + mt * 16 + group;
-      const int64_t col = blockCol + warpCol * 32 + nt * 8 + quad * 2;
-      storeResult(p, row, col, acc[mt][nt][0]);
-      storeResult(p, row, col + 1, acc[mt][nt][1]);
-      storeResult(p, row + 8, col, acc[mt][nt][2]);
-      storeResult(p, row + 8, col + 1, acc[mt][nt][3]);
+      const int row = warpRow * 64 + mt * 16 + group, col = warpCol * 32 + nt * 8 + quad * 2;
+      staged[col * kStagedStride + row] = acc[mt][nt][0];
+      staged[(col + 1) * kStagedStride + row] = acc[mt][nt][1];
+      staged[col * kStagedStride + row + 8] = acc[mt][nt][2];
+      staged[(col + 1) * kStagedStride + row + 8] = acc[mt][nt][3];
     }
+  }
+  __syncthreads();
+#pragma unroll 1
+  for (int e = tid; e < kMmaRows * kMmaCols; e += kThreads) {
+    const int r = e % kMmaRows, c = e / kMmaRows;
+    storeResult(p, blockRow + r, blockCol + c, staged[c * kStagedStride + r]);
   }
 #else
   __trap();  // launched only on sm_80 and newer
@@ -208,21 +221,23 @@ const char* gemmPathName(GemmPath path) {
   switch (path) {
     case GemmPath::Plain: return "plain";
     case GemmPath::Mma: return "mma.sync";
-    default: return "wgmma";
+    case GemmPath::Wgmma: return "wgmma";
+    default: return "wgmma (large) / mma.sync";
   }
 }
 
 GemmPath chooseGemmPath(int major, int minor) {
-  // mma.sync is the default from sm_80 on, Hopper included: on an H100 it measured 437 TOPS at
-  // 8192^3 against 267 for the warpgroup kernel (bench/results/cuda-h100.md), which stays
-  // available for work on it.
-  const GemmPath best = major >= 8 ? GemmPath::Mma : GemmPath::Plain;
+  // On Hopper the TMA-fed warpgroup kernel is the faster one for large GEMMs (H200, 8192^3: about
+  // 900 TOPS against mma.sync's 450; bench/results/cuda-h200.md); its 128 x 256 tiles leave small
+  // ones to mma.sync's 128 x 128.
+  const bool hopper = major == 9 && minor == 0;  // sm_90a code runs on 9.0 only
+  const GemmPath best = hopper ? GemmPath::Hopper : (major >= 8 ? GemmPath::Mma : GemmPath::Plain);
   const char* asked = std::getenv("BITEXACT_CUDA_GEMM");
   if (!asked) return best;
   const std::string f(asked);
   if (f == "plain") return GemmPath::Plain;
   if (f == "mma" && major >= 8) return GemmPath::Mma;
-  if (f == "wgmma" && major == 9 && minor == 0) return GemmPath::Wgmma;  // sm_90a code runs on 9.0 only
+  if (f == "wgmma" && hopper) return GemmPath::Wgmma;
   return best;
 }
 
@@ -255,7 +270,8 @@ void launchGemm(const LinearDeviceArgs& a, const LinearConstants& w, const uint8
   p.imageOutStride = a.imageOutStride;
   p.rowStride = a.rowStride;
   p.colStride = a.colStride;
-  if (path == GemmPath::Wgmma && launchGemmWgmma(p, colsPadded, w.rowsPadded, stream)) return;
+  const bool large = (colsPadded / kTileCols) * (w.rowsPadded / kTileRows) >= kWgmmaMinTiles;
+  if ((path == GemmPath::Wgmma || (path == GemmPath::Hopper && large)) && launchGemmWgmma(p, colsPadded, w.rowsPadded, stream)) return;
   if (path != GemmPath::Plain) {
     static const cudaError_t configured =
         cudaFuncSetAttribute(gemmTensorCoreKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
