@@ -419,6 +419,37 @@ cases.sigmoid_uint16_to_uint8 = {
   initializers: { xs: scalar('float32', 3e-4), xz: scalar('uint16', 32768), ys: scalar('float32', 1 / 256), yz: scalar('uint8', 0) },
   nodes: [dq16('x', 'xs', 'xz', 'f'), { op: 'Sigmoid', inputs: ['f'], outputs: ['g'] }, { op: 'QuantizeLinear', inputs: ['g', 'ys', 'yz'], outputs: ['y'] }],
 };
+// w8a16 convolutions and the global mean after them (ResNet-style): QDQ graphs the engine rewrites
+// to 16-bit QLinearConv / QLinearReduceMean.
+function conv16(name, c) {
+  const wDims = [c.m, c.c / c.group, c.k, c.k];
+  cases[name] = {
+    inputs: [{ name: 'x', dtype: c.xType, shape: [2, c.c, c.h, c.w] }],
+    outputs: [{ name: 'y', dtype: c.yType }],
+    initializers: {
+      xs: scalar('float32', 3e-4), xz: scalar(c.xType, c.xType === 'uint16' ? 30000 : -9),
+      w: rawTensor('int8', wDims, ints(prod(wDims), -127, 127)),
+      ws: rawTensor('float32', [c.m], Array.from({ length: c.m }, () => 0.002 + random() * 0.01)), wz: rawTensor('int8', [c.m], new Array(c.m).fill(0)),
+      b: rawTensor('int32', [c.m], ints(c.m, -200000, 200000)), bs: rawTensor('float32', [c.m], new Array(c.m).fill(1e-6)), bz: rawTensor('int32', [c.m], new Array(c.m).fill(0)),
+      ys: scalar('float32', 2e-3), yz: scalar(c.yType, c.yType === 'uint16' ? 0 : 13),
+    },
+    nodes: [
+      dq16('x', 'xs', 'xz', 'xf'),
+      { op: 'DequantizeLinear', inputs: ['w', 'ws', 'wz'], outputs: ['wf'], attrs: { axis: 0 } },
+      { op: 'DequantizeLinear', inputs: ['b', 'bs', 'bz'], outputs: ['bf'], attrs: { axis: 0 } },
+      { op: 'Conv', inputs: ['xf', 'wf', 'bf'], outputs: ['yf'], attrs: { group: c.group, kernel_shape: [c.k, c.k], strides: [c.stride, c.stride], pads: [1, 1, 1, 1] } },
+      q16('yf', 'ys', 'yz', 'y'),
+    ],
+  };
+}
+conv16('conv_w8a16_u16_to_s16', { c: 11, m: 19, h: 13, w: 10, k: 3, group: 1, stride: 2, xType: 'uint16', yType: 'int16' });
+conv16('conv_depthwise_w8a16', { c: 12, m: 12, h: 9, w: 9, k: 3, group: 12, stride: 1, xType: 'int16', yType: 'uint16' });
+cases.reducemean_w8a16 = {
+  inputs: [{ name: 'x', dtype: 'uint16', shape: [3, 10, 8, 8] }],
+  outputs: [{ name: 'y', dtype: 'uint16' }],
+  initializers: { s: scalar('float32', 1e-4), z: scalar('uint16', 0), s2: scalar('float32', 9e-5), z2: scalar('uint16', 0) },
+  nodes: [dq16('x', 's', 'z', 'f'), { op: 'ReduceMean', inputs: ['f'], outputs: ['m'], attrs: { axes: [2, 3], keepdims: 1 } }, q16('m', 's2', 'z2', 'y')],
+};
 cases.tanh_int16 = {
   inputs: [{ name: 'x', dtype: 'int16', shape: [4, 33] }],
   outputs: [{ name: 'y', dtype: 'int16' }],

@@ -213,6 +213,34 @@ describe.skipIf(!HAVE_SHARED_MODELS)('quantise -> run -> compare with onnxruntim
     expect(w8a16.agreement).toBeGreaterThanOrEqual(int8.agreement);
   }, 120_000);
 
+  // w8a16 on the CNNs: 16-bit Conv, residual Add and mean pooling, so only the int8 weights round.
+  const W8A16_CNNS: [string, number, number][] = [
+    ['mlperftiny-ic-resnet8-fp32', 4, 7], // batch 16: 64 calibration images, 112 evaluated
+    ['mlperftiny-kws-dscnn-fp32', 32, 100],
+  ];
+  for (const [name, calibrationCount, evaluationCount] of W8A16_CNNS) {
+    it(`${name} with --profile w8a16: >= 99% top-1 agreement, closer to float than int8, one hash everywhere`, async () => {
+      const floatBytes = readFileSync(modelPath(name));
+      const given = await readTensorFile(inputPath(name));
+      const inputName = (await ort.InferenceSession.create(floatBytes)).inputNames[0];
+      const calibration = uniformSamples([...given.shape], calibrationCount, 1).map((c) => ({ dtype: 'float32' as const, shape: c.dims, data: c.data }));
+      const evaluation = uniformSamples([...given.shape], evaluationCount, 2);
+      const results: Record<string, Awaited<ReturnType<typeof compare>>> = {};
+      let w8a16Bytes: Uint8Array | undefined;
+      for (const profile of ['int8', 'w8a16'] as const) {
+        const { bytes } = await quantize(floatBytes, calibration, { method: 'percentile', profile });
+        results[profile] = await compare(floatBytes, bytes, inputName, evaluation);
+        if (profile === 'w8a16') w8a16Bytes = bytes;
+      }
+      const { int8, w8a16 } = results;
+      console.log(`${name} w8a16: top-1 agreement ${(w8a16.agreement * 100).toFixed(1)}% (int8 ${(int8.agreement * 100).toFixed(1)}%) over ${w8a16.rows} inputs, relative L2 ${w8a16.relL2.toFixed(4)} (int8 ${int8.relL2.toFixed(4)})`);
+      expect(w8a16.rows).toBeGreaterThanOrEqual(100);
+      expect(w8a16.agreement).toBeGreaterThanOrEqual(0.99);
+      expect(w8a16.relL2).toBeLessThan(int8.relL2);
+      await expectSameEverywhere(w8a16Bytes!, { [inputName]: { dtype: 'float32', shape: evaluation[0].dims, data: evaluation[0].data } }, `${name} w8a16`);
+    }, 300_000);
+  }
+
   it('bitexact quantize (CLI): calibration folders, a clear error for a wrong calibration shape', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bitexact-quantize-'));
     const cli = resolve(__dirname, '..', 'dist', 'cli', 'main.js');

@@ -1,5 +1,5 @@
 // The w8a16 profile: 16-bit activations with int8 weights. The engine's 16-bit paths (constant-
-// weight MatMul/Gemm, lookup tables, softmax) against independent references over random,
+// weight MatMul/Gemm and Conv, mean pooling, lookup tables, softmax) against independent references over random,
 // extreme and whole-domain inputs on every ISA and thread count; then quantise -> run on a
 // regression-style MLP, where w8a16 must beat int8.
 import { describe, it, expect } from 'vitest';
@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { loadModel, quantize } from '../src/index.js';
 import { rawTensor, writeOnnxModel } from '../src/onnx/writer.js';
 import { buildModel, rng, randomInts, tensorValue, type NodeSpec } from './helpers/onnx_builder.js';
-import { erf64, qlinearMatMulReference, roundShiftRightEven } from './helpers/reference.js';
+import { erf64, qlinearMatMulReference, requantize, roundShiftRightEven } from './helpers/reference.js';
 import { expectSameEverywhere } from './helpers/run_all.js';
 
 type Wide = 'int16' | 'uint16';
@@ -48,6 +48,91 @@ describe('16-bit activations in the integer engine', () => {
       const r = await expectSameEverywhere(model, { a: { dtype: aType, shape: aShape, data: typed(aType, a) } }, 'QLinearMatMul 16-bit');
       expect(Array.from(r.outputs.y.data as Int16Array)).toEqual(qlinearMatMulReference(a, aShape, b, n, params, RANGE[yType]));
     });
+  });
+
+  // DQ(16-bit x) -> Conv(int8 weights per channel, int32 bias at the accumulator scale) -> Q: the
+  // engine's 16-bit QLinearConv (the scalar reference on every ISA) against a JS reference.
+  const convCases: [string, { c: number; m: number; group: number; stride: number; h: number; w: number; xType: Wide; yType: Wide }][] = [
+    ['3x3, stride 2, pad 1, uint16 -> int16', { c: 5, m: 7, group: 1, stride: 2, h: 9, w: 8, xType: 'uint16', yType: 'int16' }],
+    ['depthwise 3x3, pad 1, int16 -> uint16', { c: 6, m: 6, group: 6, stride: 1, h: 7, w: 7, xType: 'int16', yType: 'uint16' }],
+  ];
+  convCases.forEach(([label, c], i) => {
+    it(`QLinearConv ${label} equals the JS reference`, async () => {
+      const random = rng(4120 + i);
+      const f = Math.fround;
+      const perGroup = c.c / c.group, rowsPerGroup = c.m / c.group;
+      const xShape = [2, c.c, c.h, c.w];
+      const x = randomInts(random, xShape.reduce((a, b) => a * b, 1), ...RANGE[c.xType], 0.2);
+      const w = randomInts(random, c.m * perGroup * 9, -127, 127);
+      const xs = f(2e-4 + random() * 2e-4), xz = c.xType === 'uint16' ? 30000 : -9;
+      const ws = Array.from({ length: c.m }, () => f(0.002 + random() * 0.01));
+      const ys = f(1e-3 + random() * 1e-3), yz = c.yType === 'uint16' ? 100 : 13;
+      const bias = randomInts(random, c.m, -200000, 200000);
+      const model = buildModel({
+        inputs: [{ name: 'x', dtype: c.xType, shape: xShape }],
+        outputs: [{ name: 'y', dtype: c.yType }],
+        initializers: {
+          xs: tensorValue('float32', [], [xs]), xz: tensorValue(c.xType, [], [xz]),
+          w: tensorValue('int8', [c.m, perGroup, 3, 3], w), ws: tensorValue('float32', [c.m], ws), wz: tensorValue('int8', [c.m], new Array(c.m).fill(0)),
+          // the accumulator scale exactly (binary32 product), so the int32 bias is used as it is
+          b: tensorValue('int32', [c.m], bias), bs: tensorValue('float32', [c.m], ws.map((s) => f(xs * s))), bz: tensorValue('int32', [c.m], new Array(c.m).fill(0)),
+          ys: tensorValue('float32', [], [ys]), yz: tensorValue(c.yType, [], [yz]),
+        },
+        nodes: [
+          dq('x', 'xs', 'xz', 'xf'),
+          { op: 'DequantizeLinear', inputs: ['w', 'ws', 'wz'], outputs: ['wf'], attrs: { axis: 0 } },
+          { op: 'DequantizeLinear', inputs: ['b', 'bs', 'bz'], outputs: ['bf'], attrs: { axis: 0 } },
+          { op: 'Conv', inputs: ['xf', 'wf', 'bf'], outputs: ['yf'], attrs: { group: c.group, kernel_shape: [3, 3], strides: [c.stride, c.stride], pads: [1, 1, 1, 1] } },
+          q('yf', 'ys', 'yz', 'y'),
+        ],
+      });
+      const r = await expectSameEverywhere(model, { x: { dtype: c.xType, shape: xShape, data: typed(c.xType, x) } }, `QLinearConv 16-bit ${label}`);
+      const outH = Math.floor((c.h + 2 - 3) / c.stride) + 1, outW = Math.floor((c.w + 2 - 3) / c.stride) + 1;
+      const expected: number[] = [];
+      for (let n = 0; n < 2; n++) {
+        for (let m = 0; m < c.m; m++) {
+          const g = Math.floor(m / rowsPerGroup);
+          for (let oy = 0; oy < outH; oy++) {
+            for (let ox = 0; ox < outW; ox++) {
+              let acc = bias[m];
+              for (let ci = 0; ci < perGroup; ci++) {
+                for (let ky = 0; ky < 3; ky++) {
+                  for (let kx = 0; kx < 3; kx++) {
+                    const iy = oy * c.stride - 1 + ky, ix = ox * c.stride - 1 + kx;
+                    if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue; // padding is the zero point
+                    acc += (x[((n * c.c + g * perGroup + ci) * c.h + iy) * c.w + ix] - xz) * w[((m * perGroup + ci) * 3 + ky) * 3 + kx];
+                  }
+                }
+              }
+              expected.push(requantize(acc, (xs * ws[m]) / ys, yz, ...RANGE[c.yType]));
+            }
+          }
+        }
+      }
+      expect(r.outputs.y.shape).toEqual([2, c.m, outH, outW]);
+      expect(Array.from(r.outputs.y.data as Int16Array | Uint16Array)).toEqual(expected);
+    });
+  });
+
+  it('ReduceMean of uint16 over the spatial axes (global average pooling) equals the JS reference', async () => {
+    const random = rng(4140);
+    const shape = [3, 10, 8, 8];
+    const x = randomInts(random, 1920, 0, 65535, 0.2);
+    const [xs, ys] = [Math.fround(1e-4), Math.fround(9e-5)];
+    const model = buildModel({
+      inputs: [{ name: 'x', dtype: 'uint16', shape }],
+      outputs: [{ name: 'y', dtype: 'uint16' }],
+      initializers: { s: tensorValue('float32', [], [xs]), z: tensorValue('uint16', [], [0]), s2: tensorValue('float32', [], [ys]), z2: tensorValue('uint16', [], [0]) },
+      nodes: [dq('x', 's', 'z', 'f'), { op: 'ReduceMean', inputs: ['f'], outputs: ['m'], attrs: { axes: [2, 3], keepdims: 1 } }, q('m', 's2', 'z2', 'y')],
+    });
+    const r = await expectSameEverywhere(model, { x: { dtype: 'uint16', shape, data: Uint16Array.from(x) } }, 'ReduceMean 16-bit');
+    const expected = Array.from({ length: 30 }, (_, p) => {
+      let sum = 0;
+      for (let i = 0; i < 64; i++) sum += x[p * 64 + i];
+      return requantize(sum, xs / (ys * 64), 0, 0, 65535);
+    });
+    expect(r.outputs.y.shape).toEqual([3, 10, 1, 1]);
+    expect(Array.from(r.outputs.y.data as Uint16Array)).toEqual(expected);
   });
 
   it('QLinearAdd of int16 and broadcast uint16 inputs to int16 equals the JS reference', async () => {

@@ -156,12 +156,12 @@ struct MaxPoolDeviceArgs {
 // (x - zx) requantised by `multiplier` (which folds the 1/count).
 struct MeanDeviceArgs {
   int64_t outer = 0, count = 0, inner = 0;
-  bool inputSigned = false;
+  DType inputType = DType::UInt8;  // 8- or 16-bit
   int32_t inputZeroPoint = 0;
   Multiplier multiplier;
   int32_t outputZeroPoint = 0;
   QRange range = kRangeU8;
-  bool signedOutput = false;
+  bool wideOutput = false;
   const uint8_t* input = nullptr;
   uint8_t* output = nullptr;
 };

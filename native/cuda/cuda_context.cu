@@ -286,7 +286,6 @@ DeviceTensor CudaRunContext::constant(const Tensor& host) {
 void CudaRunContext::linear(const LinearDeviceArgs& a) {
   if (a.rows == 0 || a.columns == 0) return;
   if (a.wide) {
-    if (a.im2col) fail(ErrorCode::Internal, "16-bit convolutions have no device kernel");
     launchWideLinear(a, constants_.array(a.hostWeights, 'w', size_t(a.rows * a.depth)),
                      constants_.array(a.hostZeroPoints, 'Z', size_t(a.rows)),
                      a.hostBias ? constants_.array(a.hostBias, 'B', size_t(a.rows)) : nullptr,

@@ -154,11 +154,10 @@ __global__ void maxPoolKernel(MaxPoolDeviceArgs a) {
 __global__ void meanKernel(MeanDeviceArgs a) {
   BX_GRID_STRIDE(i, a.outer * a.inner) {
     const int64_t o = i / a.inner, in = i - o * a.inner;
-    const uint8_t* base = a.input + o * a.count * a.inner + in;
     // Exact: the plan bounds count * max|x - zx| within int32.
     int32_t sum = 0;
-    for (int64_t k = 0; k < a.count; ++k) sum += loadQuantized(base, a.inputSigned, k * a.inner) - a.inputZeroPoint;
-    a.output[i] = uint8_t(requantize(sum, a.multiplier, a.outputZeroPoint, a.range.lo, a.range.hi));
+    for (int64_t k = 0; k < a.count; ++k) sum += loadQuantizedElement(a.input, a.inputType, o * a.count * a.inner + in + k * a.inner) - a.inputZeroPoint;
+    storeQuantizedElement(a.output, a.wideOutput, i, requantize(sum, a.multiplier, a.outputZeroPoint, a.range.lo, a.range.hi));
   }
 }
 

@@ -194,8 +194,9 @@ __global__ void __launch_bounds__(kThreads) gemmTensorCoreKernel(GemmParams p) {
 #endif
 }
 
-// A 16-bit layer: one thread per output, rows fastest (neighbouring threads write neighbouring
-// MatMul outputs). The sum is exact in int32: the load-time bound covers bias + sum |x||w|.
+// A 16-bit layer (matrix or im2col view): one thread per output, rows fastest (neighbouring
+// threads write neighbouring MatMul outputs). The sum is exact in int32: the load-time bound
+// covers bias + sum |x||w|.
 __global__ void wideLinearKernel(LinearDeviceArgs a, const int8_t* weights, const int32_t* zeroPoints, const int32_t* bias,
                                  const Multiplier* multipliers) {
   const int64_t colsPerImage = a.colsPerImage > 0 ? a.colsPerImage : a.columns;
@@ -204,9 +205,28 @@ __global__ void wideLinearKernel(LinearDeviceArgs a, const int8_t* weights, cons
     const int8_t* w = weights + row * a.depth;
     const int32_t zw = zeroPoints[row];
     int32_t acc = bias ? bias[row] : 0;
-    for (int64_t k = 0; k < a.depth; ++k) {
-      const int32_t x = loadQuantizedElement(a.input, a.inputType, k * a.strideK + col * a.strideCol) - a.inputZeroPoint;
-      acc += x * (int32_t(w[k]) - zw);
+    if (a.im2col) {
+      // the scalar reference's order (c, ky, kx); padding is the zero point, a centred 0
+      const cpu::Conv2dGeometry& g = a.conv;
+      const int64_t plane = g.outH * g.outW, image = col / plane, p = col - image * plane;
+      const int64_t oy = p / g.outW, ox = p - oy * g.outW;
+      int64_t k = 0;
+      for (int64_t c = 0; c < g.channels; ++c) {
+        for (int64_t ky = 0; ky < g.kernelH; ++ky) {
+          const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
+          for (int64_t kx = 0; kx < g.kernelW; ++kx, ++k) {
+            const int64_t ix = ox * g.strideW - g.padLeft + kx * g.dilationW;
+            if (iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW) continue;
+            const int32_t x = loadQuantizedElement(a.input, a.inputType, image * a.imageStride + (c * g.inH + iy) * g.inW + ix) - a.inputZeroPoint;
+            acc += x * (int32_t(w[k]) - zw);
+          }
+        }
+      }
+    } else {
+      for (int64_t k = 0; k < a.depth; ++k) {
+        const int32_t x = loadQuantizedElement(a.input, a.inputType, k * a.strideK + col * a.strideCol) - a.inputZeroPoint;
+        acc += x * (int32_t(w[k]) - zw);
+      }
     }
     const int64_t image = col / colsPerImage, p = col - image * colsPerImage;
     const int64_t index = image * a.imageOutStride + row * a.rowStride + p * a.colStride;

@@ -1,5 +1,5 @@
 // QLinearConv and ConvInteger (1-D and 2-D, NCHW): groups/depthwise, strides, pads, dilations,
-// per-channel weights, bias.
+// per-channel weights, bias. 16-bit activations (w8a16) run the scalar reference on every ISA.
 #include <memory>
 
 #include "../../cpu/depthwise.h"
@@ -91,18 +91,18 @@ class ConvOp : public Op {
     Tensor y = ctx.allocate(layer_->outputType(), outShape);
     const int64_t inPlane = g.inH * g.inW;
     const int64_t outPlane = g.outH * g.outW;
-    const size_t outElement = dtypeSize(y.dtype);
+    const size_t inElement = dtypeSize(x.dtype), outElement = dtypeSize(y.dtype);
     const uint8_t* xData = x.bytes();
     uint8_t* yData = y.buffer->data();
     const auto imageOf = [&](int64_t n, int64_t group) {
-      return xData + (n * inputChannels_ + group * g.channels) * inPlane;
+      return xData + size_t((n * inputChannels_ + group * g.channels) * inPlane) * inElement;
     };
     const auto outputOf = [&](int64_t n, int64_t group) {
       return yData + size_t((n * groups + group) * rowsPerGroup * outPlane) * outElement;
     };
 
     const bool depthwise = g.channels == 1 && rowsPerGroup == 1;
-    if (depthwise && ctx.isa != cpu::Isa::Scalar) {
+    if (depthwise && ctx.isa != cpu::Isa::Scalar && !layer_->wide()) {
       // Every CPU with a vector ISA here has AVX2.
       // Planes are small (down to 7x7): hand each task a range of them, not one.
       parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, 4096 / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
@@ -123,7 +123,7 @@ class ConvOp : public Op {
           cpu::rowEpilogueAvx2(layer_->epilogue(group, outputOf(n, group), outPlane, 1), 0, 0, outPlane, acc.data(), 0, 0, nullptr);
         }
       });
-    } else if (ctx.isa == cpu::Isa::Scalar) {
+    } else if (ctx.isa == cpu::Isa::Scalar || layer_->wide()) {
       // The scalar reference: one output plane per chunk, straight from the definition.
       ctx.pool.parallelFor(batch * groups * rowsPerGroup, [&](int64_t chunk) {
         const int64_t n = chunk / (groups * rowsPerGroup);
@@ -159,7 +159,7 @@ class ConvOp : public Op {
     DeviceTensor y = ctx.allocate(layer_->outputType(), outShape);
     const int64_t batch = x.shape[0], groups = layer_->groups(), rowsPerGroup = layer_->rowsPerGroup();
     const int64_t inPlane = g.inH * g.inW, outPlane = g.outH * g.outW;
-    if (g.channels == 1 && rowsPerGroup == 1) {
+    if (g.channels == 1 && rowsPerGroup == 1 && !layer_->wide()) {
       DepthwiseDeviceArgs a;
       a.hostWeights = depthwiseWeights_.data();
       a.hostZeroPoints = depthwiseZeroPoints_.data();
@@ -178,11 +178,11 @@ class ConvOp : public Op {
       a.output = y.data();
       ctx.depthwise(a);
     } else {
-      const size_t outElement = dtypeSize(y.dtype);
+      const size_t inElement = dtypeSize(x.dtype), outElement = dtypeSize(y.dtype);
       for (int64_t group = 0; group < groups; ++group) {
         LinearDeviceArgs a = layer_->deviceArgs(group);
         a.im2col = true;
-        a.input = x.data() + group * g.channels * inPlane;
+        a.input = x.data() + size_t(group * g.channels * inPlane) * inElement;
         a.columns = batch * outPlane;
         a.conv = g;
         a.imageStride = inputChannels_ * inPlane;
@@ -241,7 +241,7 @@ class ConvOp : public Op {
 
   void referencePlane(const cpu::Conv2dGeometry& g, const uint8_t* image, int64_t group, int64_t row,
                       const cpu::GemmEpilogue& e) const {
-    const bool isSigned = layer_->inputSigned();
+    const DType inputType = layer_->inputType();
     const int32_t zx = layer_->inputZeroPoint();
     std::vector<int32_t> centred(size_t(layer_->depth()));
     for (int64_t oy = 0; oy < g.outH; ++oy) {
@@ -254,7 +254,7 @@ class ConvOp : public Op {
               const int64_t ix = ox * g.strideW - g.padLeft + kx * g.dilationW;
               const bool inside = iy >= 0 && iy < g.inH && ix >= 0 && ix < g.inW;
               // Padding is the zero point, i.e. a real 0.
-              centred[k] = inside ? quantizedAt(image, isSigned, (c * g.inH + iy) * g.inW + ix) - zx : 0;
+              centred[k] = inside ? quantizedAt(image, inputType, (c * g.inH + iy) * g.inW + ix) - zx : 0;
             }
           }
         }
@@ -275,7 +275,7 @@ class ConvOp : public Op {
 std::unique_ptr<Op> buildConv(BuildContext& ctx, const Tensor& w, DType inputType, int32_t inputZeroPoint,
                               const std::vector<int32_t>& weightZeroPoints, std::vector<int32_t> bias,
                               bool requantize, const std::vector<double>& multipliers, DType outputType,
-                              int32_t outputZeroPoint) {
+                              int32_t outputZeroPoint, bool allowWide) {
   if (w.dtype != DType::Int8 && w.dtype != DType::UInt8) ctx.unsupported(std::string("weights of type ") + dtypeName(w.dtype));
   const ConvAttributes attrs = readConvAttributes(ctx, w.shape);
   const int64_t outChannels = w.shape[0];
@@ -290,6 +290,7 @@ std::unique_ptr<Op> buildConv(BuildContext& ctx, const Tensor& w, DType inputTyp
   spec.bias = std::move(bias);
   spec.inputType = inputType;
   spec.inputZeroPoint = inputZeroPoint;
+  spec.allowWide = allowWide;  // QLinearConv (w8a16); ConvInteger is 8-bit by definition
   spec.requantize = requantize;
   spec.realMultipliers = multipliers;
   spec.outputType = outputType;
@@ -325,7 +326,7 @@ std::unique_ptr<Op> createQLinearConv(BuildContext& ctx) {
     multipliers.push_back(double(x.scales[0]) * double(wScales[size_t(c)]) / double(y.scales[0]));
   }
   return buildConv(ctx, w, x.dtype, x.zeroPoints[0], wzp, readBias(ctx, 8, channels), true, multipliers, y.dtype,
-                   y.zeroPoints[0]);
+                   y.zeroPoints[0], true);
 }
 
 std::unique_ptr<Op> createConvInteger(BuildContext& ctx) {
@@ -341,7 +342,7 @@ std::unique_ptr<Op> createConvInteger(BuildContext& ctx) {
     for (int64_t i = 0; i < z.size(); ++i) values.push_back(int32_t(z.intAt(i)));
     wzp = expandPerChannel(ctx, values, channels, "weight zero point");
   }
-  return buildConv(ctx, w, xzp.type, xzp.value, wzp, {}, false, {}, DType::Int32, 0);
+  return buildConv(ctx, w, xzp.type, xzp.value, wzp, {}, false, {}, DType::Int32, 0, false);
 }
 
 }  // namespace bx

@@ -92,11 +92,10 @@ class QuantizedMeanOp : public Op {
     const int64_t outCount = elementCount(outerShape);
     std::vector<int32_t> sums(size_t(outCount), 0);
     std::vector<int64_t> coord(rank, 0);
-    const bool isSigned = x.dtype == DType::Int8;
     const int32_t zx = x_.zeroPoints[0];
     int64_t o = 0;
     for (int64_t i = 0, n = x.size(); i < n; ++i) {
-      sums[size_t(o)] += quantizedAt(x.bytes(), isSigned, i) - zx;
+      sums[size_t(o)] += quantizedAt(x.bytes(), x.dtype, i) - zx;
       for (size_t d = rank; d-- > 0;) {
         o += outStride[d];
         if (++coord[d] < x.shape[d]) break;
@@ -106,9 +105,12 @@ class QuantizedMeanOp : public Op {
     }
     Tensor y = ctx.allocate(y_.dtype, shape);
     const QRange range = y_.range();
+    const bool wideOut = isWideQuantizedType(y_.dtype);
     for (int64_t i = 0; i < outCount; ++i) {
       const int32_t v = requantize(sums[size_t(i)], m, y_.zeroPoints[0], range.lo, range.hi);
-      y.buffer->data()[i] = y_.dtype == DType::Int8 ? uint8_t(int8_t(v)) : uint8_t(v);
+      // the low byte (two bytes for 16-bit types) encodes the signed and unsigned types alike
+      if (wideOut) reinterpret_cast<uint16_t*>(y.buffer->data())[i] = uint16_t(v);
+      else y.buffer->data()[i] = uint8_t(v);
     }
     out[0] = std::move(y);
   }
@@ -129,12 +131,12 @@ class QuantizedMeanOp : public Op {
     a.outer = elementCount(Shape(x.shape.begin(), x.shape.begin() + int64_t(first)));
     a.count = p.count;
     a.inner = elementCount(Shape(x.shape.begin() + int64_t(last), x.shape.end()));
-    a.inputSigned = x.dtype == DType::Int8;
+    a.inputType = x.dtype;
     a.inputZeroPoint = x_.zeroPoints[0];
     a.multiplier = p.multiplier;
     a.outputZeroPoint = y_.zeroPoints[0];
     a.range = y_.range();
-    a.signedOutput = y_.dtype == DType::Int8;
+    a.wideOutput = isWideQuantizedType(y_.dtype);
     DeviceTensor y = ctx.allocate(y_.dtype, p.shape);
     a.input = x.data();
     a.output = y.data();
@@ -427,11 +429,11 @@ std::unique_ptr<Op> createQLinearGlobalAveragePool(BuildContext& ctx) {
 }
 
 // bitexact::QLinearReduceMean, produced by the QDQ rewrite from DequantizeLinear -> ReduceMean+
-// -> QuantizeLinear. Attributes: stages (int), axes<i> (ints), keepdims<i> (int).
+// -> QuantizeLinear (8- or 16-bit). Attributes: stages (int), axes<i> (ints), keepdims<i> (int).
 std::unique_ptr<Op> createQLinearReduceMean(BuildContext& ctx) {
   ctx.requireInputs(5, 5);
-  QuantParams x = readPerTensorByteParams(ctx, 1, 2, "input");
-  QuantParams y = readPerTensorByteParams(ctx, 3, 4, "output");
+  QuantParams x = readPerTensorParams(ctx, 1, 2, "input");
+  QuantParams y = readPerTensorParams(ctx, 3, 4, "output");
   std::vector<ReduceStage> stages;
   const int64_t count = ctx.attrInt("stages", 0);
   for (int64_t i = 0; i < count; ++i) {
