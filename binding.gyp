@@ -8,7 +8,7 @@
     {
       "target_name": "bitexact_avx2",
       "type": "static_library",
-      "sources": ["native/cpu/qgemm_avx2.cpp", "native/cpu/depthwise_avx2.cpp", "native/cpu/quantize_avx2.cpp", "native/cpu/elementwise_avx2.cpp", "native/cpu/peak_avx2.cpp", "native/core/keccak_x4_avx2.cpp"],
+      "sources": ["native/cpu/qgemm_avx2.cpp", "native/cpu/depthwise_avx2.cpp", "native/cpu/quantize_avx2.cpp", "native/cpu/elementwise_avx2.cpp", "native/cpu/wide_accumulate_avx2.cpp", "native/cpu/peak_avx2.cpp", "native/core/keccak_x4_avx2.cpp"],
       "cflags_cc": ["<@(bx_flags)", "-mavx2"],
       "cflags_cc!": ["-fno-exceptions"],
       "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["<@(bx_flags)", "-mavx2"]}
@@ -37,6 +37,7 @@
         "native/cpu/thread_pool.cpp",
         "native/cpu/qgemm.cpp",
         "native/cpu/peak.cpp",
+        "native/cpu/wide_accumulate.cpp",
         "native/cuda/cuda_absent.cpp",
         "<!@(node -p \"require('fs').readdirSync('native/addon').filter(f=>f.endsWith('.cpp')).map(f=>'native/addon/'+f).join(' ')\")"
       ],

@@ -55,6 +55,8 @@ describe('16-bit activations in the integer engine', () => {
   const convCases: [string, { c: number; m: number; group: number; stride: number; h: number; w: number; xType: Wide; yType: Wide }][] = [
     ['3x3, stride 2, pad 1, uint16 -> int16', { c: 5, m: 7, group: 1, stride: 2, h: 9, w: 8, xType: 'uint16', yType: 'int16' }],
     ['depthwise 3x3, pad 1, int16 -> uint16', { c: 6, m: 6, group: 6, stride: 1, h: 7, w: 7, xType: 'int16', yType: 'uint16' }],
+    // 20 output channels over 81 positions: full 8 x 16 register blocks and both edges
+    ['3x3, pad 1, 20 channels, int16 -> int16', { c: 16, m: 20, group: 1, stride: 1, h: 9, w: 9, xType: 'int16', yType: 'int16' }],
   ];
   convCases.forEach(([label, c], i) => {
     it(`QLinearConv ${label} equals the JS reference`, async () => {

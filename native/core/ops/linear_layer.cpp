@@ -1,5 +1,7 @@
 #include "linear_layer.h"
 
+#include "../../cpu/wide_accumulate.h"
+
 #include <cstdlib>
 
 namespace bx {
@@ -51,6 +53,15 @@ LinearLayer::LinearLayer(const BuildContext& ctx, const LinearLayerSpec& s)
     if (!bias_.empty()) groupBias.assign(bias_.begin() + g * rowsPerGroup_, bias_.begin() + (g + 1) * rowsPerGroup_);
     const std::vector<int32_t> constants = cpu::makeRowConstants(packed_.back(), activationZeroPoint, groupBias);
     rowConstants_.insert(rowConstants_.end(), constants.begin(), constants.end());
+  }
+  if (wide()) {
+    for (int64_t g = 0; g < groups_; ++g) {
+      const cpu::PackedWeights& w = packed_[size_t(g)];
+      for (int64_t r = 0; r < rowsPerGroup_; ++r) {
+        for (int64_t k = 0; k < depth_; ++k) centredWeights_.push_back(int32_t(w.plain[size_t(r * depth_ + k)]) - w.zeroPoints[size_t(r)]);
+        wideStart_.push_back(bias(g, r));
+      }
+    }
   }
   if (requantize_) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -111,6 +122,15 @@ int32_t LinearLayer::referenceDot(int64_t group, int64_t row, const int32_t* cen
   for (int64_t k = 0; k < depth_; ++k) acc += int64_t(centred[k]) * (int32_t(b[k]) - zb);
   if (acc > kInt32Max || acc < -kInt32Max - 1) fail(ErrorCode::Internal, "accumulator escaped its proven bound");
   return int32_t(acc);
+}
+
+void LinearLayer::accumulateColumns(cpu::Isa isa, int64_t group, int64_t rowBegin, int64_t rowCount, const int32_t* centred,
+                                    int64_t columns, int32_t* acc) const {
+  const int64_t first = group * rowsPerGroup_ + rowBegin;
+  const int32_t* w = centredWeights_.data() + first * depth_;
+  const int32_t* start = wideStart_.data() + first;
+  if (isa == cpu::Isa::Scalar) cpu::wideAccumulate(w, start, rowCount, depth_, centred, columns, acc);
+  else cpu::wideAccumulateAvx2(w, start, rowCount, depth_, centred, columns, acc);  // every vector ISA here has AVX2
 }
 
 }  // namespace bx

@@ -67,6 +67,11 @@ class LinearLayer {
   cpu::GemmEpilogue epilogue(int64_t group, uint8_t* out, int64_t rowStride, int64_t colStride) const;
   // sum_k (x - zx)(w - zw) + bias for one output, from the plain weights: the scalar reference.
   int32_t referenceDot(int64_t group, int64_t row, const int32_t* centredInputs) const;
+  // The same sums for rows [rowBegin, rowBegin + rowCount) of a group and `columns` outputs each,
+  // from centred inputs laid out [depth][columns]: acc[r * columns + p] = bias + sum_k (w_k - zw) *
+  // centred[k * columns + p] (cpu/wide_accumulate.h; the 16-bit layers' path on every ISA).
+  void accumulateColumns(cpu::Isa isa, int64_t group, int64_t rowBegin, int64_t rowCount, const int32_t* centred,
+                         int64_t columns, int32_t* acc) const;
 
  private:
   int64_t groups_, rowsPerGroup_, depth_;
@@ -78,6 +83,8 @@ class LinearLayer {
   std::vector<cpu::PackedWeights> packed_;
   std::vector<int32_t> bias_;
   std::vector<int32_t> rowConstants_;   // [groups * rowsPerGroup]
+  // 16-bit layers: weights minus their zero points [groups * rowsPerGroup][depth], and the biases
+  std::vector<int32_t> centredWeights_, wideStart_;
   std::vector<Multiplier> multipliers_; // [groups * rowsPerGroup]
 };
 

@@ -1,5 +1,6 @@
 // QLinearConv and ConvInteger (1-D and 2-D, NCHW): groups/depthwise, strides, pads, dilations,
-// per-channel weights, bias. 16-bit activations (w8a16) run the scalar reference on every ISA.
+// per-channel weights, bias. 16-bit activations (w8a16) take one exact int32 path on every ISA.
+#include <algorithm>
 #include <memory>
 
 #include "../../cpu/depthwise.h"
@@ -102,7 +103,9 @@ class ConvOp : public Op {
     };
 
     const bool depthwise = g.channels == 1 && rowsPerGroup == 1;
-    if (depthwise && ctx.isa != cpu::Isa::Scalar && !layer_->wide()) {
+    if (layer_->wide()) {
+      runWide(ctx, g, batch, imageOf, outputOf);
+    } else if (depthwise && ctx.isa != cpu::Isa::Scalar) {
       // Every CPU with a vector ISA here has AVX2.
       // Planes are small (down to 7x7): hand each task a range of them, not one.
       parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, 4096 / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
@@ -123,7 +126,7 @@ class ConvOp : public Op {
           cpu::rowEpilogueAvx2(layer_->epilogue(group, outputOf(n, group), outPlane, 1), 0, 0, outPlane, acc.data(), 0, 0, nullptr);
         }
       });
-    } else if (ctx.isa == cpu::Isa::Scalar || layer_->wide()) {
+    } else if (ctx.isa == cpu::Isa::Scalar) {
       // The scalar reference: one output plane per chunk, straight from the definition.
       ctx.pool.parallelFor(batch * groups * rowsPerGroup, [&](int64_t chunk) {
         const int64_t n = chunk / (groups * rowsPerGroup);
@@ -237,6 +240,56 @@ class ConvOp : public Op {
     if (a_.spatialRank == 2) outShape->push_back(g.outH);
     outShape->push_back(g.outW);
     return g;
+  }
+
+  // 16-bit activations (w8a16), on every ISA: per image and group the centred im2col matrix
+  // [depth][outPlane] once, then each output channel's exact int32 sums over it (rows in parallel).
+  template <typename ImageOf, typename OutputOf>
+  void runWide(ExecContext& ctx, const cpu::Conv2dGeometry& g, int64_t batch, const ImageOf& imageOf, const OutputOf& outputOf) const {
+    const int64_t depth = layer_->depth(), plane = g.outH * g.outW, rowsPerGroup = layer_->rowsPerGroup();
+    const DType inputType = layer_->inputType();
+    const int32_t zx = layer_->inputZeroPoint();
+    std::vector<int32_t> columns(size_t(depth * plane));
+    std::vector<int32_t> centred(size_t(g.channels * g.inH * g.inW));
+    for (int64_t n = 0; n < batch; ++n) {
+      for (int64_t group = 0; group < layer_->groups(); ++group) {
+        const uint8_t* image = imageOf(n, group);
+        for (size_t i = 0; i < centred.size(); ++i) centred[i] = quantizedAt(image, inputType, int64_t(i)) - zx;
+        int64_t k = 0;
+        for (int64_t c = 0; c < g.channels; ++c) {
+          for (int64_t ky = 0; ky < g.kernelH; ++ky) {
+            for (int64_t kx = 0; kx < g.kernelW; ++kx, ++k) {
+              int32_t* dst = columns.data() + k * plane;
+              for (int64_t oy = 0; oy < g.outH; ++oy) {
+                const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
+                int32_t* row = dst + oy * g.outW;
+                if (iy < 0 || iy >= g.inH) {
+                  std::fill(row, row + g.outW, 0);  // padding is the zero point, i.e. a real 0
+                  continue;
+                }
+                const int32_t* src = centred.data() + (c * g.inH + iy) * g.inW;
+                for (int64_t ox = 0; ox < g.outW; ++ox) {
+                  const int64_t ix = ox * g.strideW - g.padLeft + kx * g.dilationW;
+                  row[ox] = ix >= 0 && ix < g.inW ? src[ix] : 0;
+                }
+              }
+            }
+          }
+        }
+        const cpu::GemmEpilogue e = layer_->epilogue(group, outputOf(n, group), plane, 1);
+        constexpr int64_t kRows = 8;  // wide_accumulate.h's row block
+        parallelRange(ctx.pool, (rowsPerGroup + kRows - 1) / kRows, 1, [&](int64_t begin, int64_t end) {
+          std::vector<int32_t> acc(static_cast<size_t>(kRows * plane));
+          for (int64_t block = begin; block < end; ++block) {
+            const int64_t row0 = block * kRows, rows = std::min(kRows, rowsPerGroup - row0);
+            layer_->accumulateColumns(ctx.isa, group, row0, rows, columns.data(), plane, acc.data());
+            for (int64_t r = 0; r < rows; ++r) {
+              for (int64_t p = 0; p < plane; ++p) cpu::storeAccumulator(e, row0 + r, p, acc[size_t(r * plane + p)]);
+            }
+          }
+        });
+      }
+    }
   }
 
   void referencePlane(const cpu::Conv2dGeometry& g, const uint8_t* image, int64_t group, int64_t row,
