@@ -78,6 +78,58 @@ function variant(digit: Tensor, dy: number, dx: number, noise: number, random: (
   return { dims: [1, 1, 28, 28], data: out };
 }
 
+describe('newer opsets', () => {
+  // Opset 18 moved ReduceMean's axes to an input; 19-21 only added element types to these ops.
+  for (const opset of [18, 21]) {
+    it(`an opset-${opset} CNN with a LayerNorm decomposition (ReduceMean axes as inputs) quantises and matches onnxruntime float`, async () => {
+      const random = rng(90 + opset);
+      const tensor = (dims: number[], scale: number) => rawTensor('float32', dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (random() - 0.5) * scale));
+      const floatBytes = writeOnnxModel({
+        opset,
+        inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4, 8, 8] }],
+        outputs: [{ name: 'y', dtype: 'float32', shape: [1, 6] }],
+        initializers: {
+          w: tensor([8, 4, 3, 3], 0.6), b: tensor([8], 0.2), spatial: rawTensor('int64', [2], [2n, 3n]), last: rawTensor('int64', [1], [-1n]),
+          eps: rawTensor('float32', [], [1e-5]), w2: tensor([8, 6], 0.8),
+        },
+        nodes: [
+          { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+          { op: 'Relu', inputs: ['c'], outputs: ['r'] },
+          { op: 'ReduceMean', inputs: ['r', 'spatial'], outputs: ['g'], attrs: { keepdims: 0 } },
+          { op: 'ReduceMean', inputs: ['g', 'last'], outputs: ['mu'], attrs: { keepdims: 1 } },
+          { op: 'Sub', inputs: ['g', 'mu'], outputs: ['d'] },
+          { op: 'Mul', inputs: ['d', 'd'], outputs: ['d2'] },
+          { op: 'ReduceMean', inputs: ['d2', 'last'], outputs: ['var'], attrs: { keepdims: 1 } },
+          { op: 'Add', inputs: ['var', 'eps'], outputs: ['ve'] },
+          { op: 'Sqrt', inputs: ['ve'], outputs: ['sd'] },
+          { op: 'Div', inputs: ['d', 'sd'], outputs: ['n'] },
+          { op: 'MatMul', inputs: ['n', 'w2'], outputs: ['y'] },
+        ],
+      });
+      const calibration = uniformSamples([1, 4, 8, 8], 48, 5);
+      const { bytes, report } = await quantize(floatBytes, calibration.map((c) => ({ dtype: 'float32' as const, shape: c.dims, data: c.data })));
+      expect(report.opset).toBe(opset);
+      const r = await compare(floatBytes, bytes, 'x', uniformSamples([1, 4, 8, 8], 100, 6));
+      console.log(`opset ${opset} CNN + LayerNorm: top-1 agreement ${(r.agreement * 100).toFixed(1)}% over ${r.rows} inputs, relative L2 ${r.relL2.toFixed(4)}`);
+      expect(r.relL2).toBeLessThan(0.05);
+      await expectSameEverywhere(bytes, { x: { dtype: 'float32', shape: [1, 4, 8, 8], data: calibration[0].data } }, `quantised opset-${opset} CNN`);
+    });
+  }
+
+  it('a model above the newest supported opset is refused with a clear error', async () => {
+    const floatBytes = writeOnnxModel({
+      opset: 22,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [1, 4] }],
+      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+    });
+    await expect(quantize(floatBytes, [{ x: { dtype: 'float32', shape: [1, 4], data: new Float32Array(4) } }])).rejects.toMatchObject({
+      code: 'ERR_BITEXACT_UNSUPPORTED_OP',
+      message: expect.stringMatching(/opset 22 models are not supported yet \(up to 21\)/),
+    });
+  });
+});
+
 describe('quantise a float MLP with GELU (integer erf table)', () => {
   it('matches onnxruntime float within the quantisation error and hashes the same everywhere', async () => {
     const random = rng(77);

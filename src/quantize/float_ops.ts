@@ -170,6 +170,7 @@ function pool(kind: 'max' | 'avg'): FloatOp {
     const [sh, sw] = attrInts(node, 'strides') ?? [1, 1];
     const [pt, pl, pb, pr] = attrInts(node, 'pads') ?? [0, 0, 0, 0];
     if (attrInt(node, 'ceil_mode', 0) !== 0) unsupported(node, 'ceil_mode');
+    if ((attrInts(node, 'dilations') ?? [1, 1]).some((d) => d !== 1)) unsupported(node, 'dilations other than 1');
     const includePad = attrInt(node, 'count_include_pad', 0) !== 0;
     const [OH, padTop] = window(node, H, KH, sh, 1, pt, pb);
     const [OW, padLeft] = window(node, W, KW, sw, 1, pl, pr);
@@ -316,7 +317,10 @@ function axesOf(node: OnnxNode, inputs: (FloatTensor | undefined)[], rank: numbe
 const reduceMean: FloatOp = (node, inputs) => {
   const x = need(node, inputs, 0);
   const rank = x.dims.length;
-  const axes = axesOf(node, inputs, rank) ?? [...Array(rank).keys()];
+  const given = axesOf(node, inputs, rank);
+  // no axes: every axis, or none with opset 18's noop_with_empty_axes
+  if (!given?.length && attrInt(node, 'noop_with_empty_axes', 0) !== 0) return [x];
+  const axes = given?.length ? given : [...Array(rank).keys()];
   const keep = attrInt(node, 'keepdims', 1) !== 0;
   const outDims = x.dims.map((d, i) => (axes.includes(i) ? 1 : d));
   const sums = new Float64Array(count(outDims));

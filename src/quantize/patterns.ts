@@ -96,7 +96,7 @@ export function fuseLayerNormPatterns(g: Graph, dims: Map<string, number[]>): nu
     const sub = soleConsumer(v, mean.outputs[0], 'Sub');
     if (!sub || sub.inputs[0] !== x || sub.inputs[1] !== mean.outputs[0]) continue;
     const centred = sub.outputs[0];
-    const users = v.consumers.get(centred) ?? [];
+    const users = [...new Set(v.consumers.get(centred) ?? [])]; // Mul(d, d) reads it twice
     const square = users.find((n) => (n.opType === 'Pow' && near(scalar(g, n.inputs[1]), 2)) || (n.opType === 'Mul' && n.inputs[0] === centred && n.inputs[1] === centred));
     const div = users.find((n) => n.opType === 'Div' && n.inputs[0] === centred);
     if (!square || !div || users.length !== 2 || v.isOutput(centred)) continue;

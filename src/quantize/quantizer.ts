@@ -51,6 +51,12 @@ export interface QuantizeReport {
   biasCorrected: number;
 }
 
+/**
+ * The newest ai.onnx opset the quantiser reads. What changed up to it for the ops the calibrating
+ * executor knows is handled there (ReduceMean's axes as an input and noop_with_empty_axes from 18,
+ * pooling dilations from 19 refused); the rest only added element types.
+ */
+const MAX_OPSET = 21;
 const FUSED_ACTIVATIONS = new Set(['Relu', 'Clip']);
 const LINEAR = new Set(['Conv', 'Gemm', 'MatMul', 'Add', 'Mul']);
 /** ops whose output must carry their input's quantisation (bitexact runs them on the integers) */
@@ -69,7 +75,7 @@ export function quantizeFloatModel(model: OnnxModel, calibration: Record<string,
     if (!INPUT_TYPES[i.elemType]) throw new BitexactError('ERR_BITEXACT_INPUT', `input '${i.name}' has ONNX element type ${i.elemType}: float32, int32 and int64 inputs are supported`);
   }
   const domainVersion = model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 13;
-  if (domainVersion > 17) throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `opset ${domainVersion} models are not supported yet (up to 17)`);
+  if (domainVersion > MAX_OPSET) throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `opset ${domainVersion} models are not supported yet (up to ${MAX_OPSET})`);
   const graph = cloneGraph(model);
   const dims = observeDims(graph, calibration[0]);
   if (domainVersion < 13) checkSoftmaxRank(graph, dims);
