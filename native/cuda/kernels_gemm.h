@@ -39,6 +39,31 @@ __device__ __forceinline__ void storeResult(const GemmParams& p, int64_t row, in
   }
 }
 
+// The staged epilogue of a tile: this thread's outputs are one row (`row`) and the columns
+// colBegin, colBegin + step, ... below colEnd, their dot products at staged[0], staged[stride],
+// ... Exactly storeResult's arithmetic, with the row's constants read once and the output
+// position advanced instead of divided out per element (the 64-bit division dominated).
+__device__ __forceinline__ void storeRowSegment(const GemmParams& p, int64_t row, int64_t colBegin, int64_t colEnd, int step,
+                                                const uint32_t* staged, int stride) {
+  if (row >= p.rows) return;
+  colEnd = colEnd < p.columns ? colEnd : p.columns;
+  if (colBegin >= colEnd) return;
+  const uint32_t rowConstant = uint32_t(p.rowConstants[row]);
+  const uint32_t zb = p.anyZeroPoint ? uint32_t(p.zeroPoints[row]) : 0;
+  Multiplier m = {};
+  if (p.requantize) m = p.multipliers[row];
+  int64_t image = colBegin / p.colsPerImage, inImage = colBegin - image * p.colsPerImage;
+  for (int64_t col = colBegin; col < colEnd; col += step, staged += stride) {
+    uint32_t acc = *staged + rowConstant;
+    if (p.anyZeroPoint) acc -= zb * uint32_t(p.colSums[col]);
+    const int64_t index = image * p.imageOutStride + row * p.rowStride + inImage * p.colStride;
+    if (!p.requantize) reinterpret_cast<int32_t*>(p.out)[index] = int32_t(acc);
+    else p.out[index] = uint8_t(requantize(int32_t(acc), m, p.zeroY, p.lo, p.hi));  // the low byte encodes int8 and uint8 alike
+    inImage += step;
+    while (inImage >= p.colsPerImage) inImage -= p.colsPerImage, ++image;
+  }
+}
+
 // Hopper's warpgroup-MMA kernel (kernels_gemm_sm90.cu): 128 x 256 tiles; compute capability 9.0.
 // False (nothing launched) when the driver cannot describe the operands to the copy engine.
 bool launchGemmWgmma(const GemmParams& p, int64_t colsPadded, int64_t rowsPadded, cudaStream_t stream);

@@ -154,11 +154,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     staged[(tileCol + 1) * kStagedStride + tileRow + 8] = acc[j * 4 + 3];
   }
   asm volatile("bar.sync 1, %0;\n" ::"n"(kConsumers * 128) : "memory");
-#pragma unroll 1
-  for (int e = threadIdx.x; e < kRows * kCols; e += kConsumers * 128) {
-    const int r = e % kRows, c = e / kRows;
-    storeResult(p, int64_t(blockRow) + r, int64_t(blockCol) + c, staged[c * kStagedStride + r]);
-  }
+  constexpr int kStep = kConsumers * 128 / kRows;  // each thread: one row, every kStep-th column
+  const int r = threadIdx.x % kRows, c = threadIdx.x / kRows;
+  storeRowSegment(p, int64_t(blockRow) + r, int64_t(blockCol) + c, int64_t(blockCol) + kCols, kStep, staged + c * kStagedStride + r,
+                  kStep * kStagedStride);
 #else
   __trap();  // this file is built for sm_90a only
 #endif

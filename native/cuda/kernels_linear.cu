@@ -184,11 +184,9 @@ __global__ void __launch_bounds__(kThreads) gemmTensorCoreKernel(GemmParams p) {
     }
   }
   __syncthreads();
-#pragma unroll 1
-  for (int e = tid; e < kMmaRows * kMmaCols; e += kThreads) {
-    const int r = e % kMmaRows, c = e / kMmaRows;
-    storeResult(p, blockRow + r, blockCol + c, staged[c * kStagedStride + r]);
-  }
+  constexpr int kStep = kThreads / kMmaRows;  // each thread: one row, every kStep-th column
+  const int r = tid % kMmaRows, c = tid / kMmaRows;
+  storeRowSegment(p, blockRow + r, blockCol + c, blockCol + kMmaCols, kStep, staged + c * kStagedStride + r, kStep * kStagedStride);
 #else
   __trap();  // launched only on sm_80 and newer
 #endif
@@ -247,9 +245,9 @@ const char* gemmPathName(GemmPath path) {
 }
 
 GemmPath chooseGemmPath(int major, int minor) {
-  // On Hopper the TMA-fed warpgroup kernel is the faster one for large GEMMs (H200, 8192^3: about
-  // 900 TOPS against mma.sync's 450; bench/results/cuda-h200.md); its 128 x 256 tiles leave small
-  // ones to mma.sync's 128 x 128.
+  // On Hopper the TMA-fed warpgroup kernel is the faster one for large GEMMs (H200, 8192^3: 1195
+  // TOPS against mma.sync's 494; bench/results/cuda-h200.md); its 128 x 256 tiles leave small ones
+  // to mma.sync's 128 x 128.
   const bool hopper = major == 9 && minor == 0;  // sm_90a code runs on 9.0 only
   const GemmPath best = hopper ? GemmPath::Hopper : (major >= 8 ? GemmPath::Mma : GemmPath::Plain);
   const char* asked = std::getenv("BITEXACT_CUDA_GEMM");
