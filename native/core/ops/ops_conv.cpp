@@ -249,17 +249,22 @@ class ConvOp : public Op {
     const int64_t depth = layer_->depth(), plane = g.outH * g.outW, rowsPerGroup = layer_->rowsPerGroup();
     const DType inputType = layer_->inputType();
     const int32_t zx = layer_->inputZeroPoint();
-    std::vector<int32_t> columns(size_t(depth * plane));
-    std::vector<int32_t> centred(size_t(g.channels * g.inH * g.inW));
+    // Scratch through the run's allocator, so the memory cap counts it (depth x plane int32 can be
+    // tens of MB on a large layer).
+    Tensor columnsTensor = ctx.allocate(DType::Int32, {depth, plane});
+    Tensor centredTensor = ctx.allocate(DType::Int32, {g.channels * g.inH * g.inW});
+    int32_t* const columns = columnsTensor.mutableData<int32_t>();
+    int32_t* const centred = centredTensor.mutableData<int32_t>();
+    const int64_t imageSize = centredTensor.size();
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t group = 0; group < layer_->groups(); ++group) {
         const uint8_t* image = imageOf(n, group);
-        for (size_t i = 0; i < centred.size(); ++i) centred[i] = quantizedAt(image, inputType, int64_t(i)) - zx;
+        for (int64_t i = 0; i < imageSize; ++i) centred[i] = quantizedAt(image, inputType, i) - zx;
         int64_t k = 0;
         for (int64_t c = 0; c < g.channels; ++c) {
           for (int64_t ky = 0; ky < g.kernelH; ++ky) {
             for (int64_t kx = 0; kx < g.kernelW; ++kx, ++k) {
-              int32_t* dst = columns.data() + k * plane;
+              int32_t* dst = columns + k * plane;
               for (int64_t oy = 0; oy < g.outH; ++oy) {
                 const int64_t iy = oy * g.strideH - g.padTop + ky * g.dilationH;
                 int32_t* row = dst + oy * g.outW;
@@ -267,7 +272,7 @@ class ConvOp : public Op {
                   std::fill(row, row + g.outW, 0);  // padding is the zero point, i.e. a real 0
                   continue;
                 }
-                const int32_t* src = centred.data() + (c * g.inH + iy) * g.inW;
+                const int32_t* src = centred + (c * g.inH + iy) * g.inW;
                 for (int64_t ox = 0; ox < g.outW; ++ox) {
                   const int64_t ix = ox * g.strideW - g.padLeft + kx * g.dilationW;
                   row[ox] = ix >= 0 && ix < g.inW ? src[ix] : 0;
@@ -282,7 +287,7 @@ class ConvOp : public Op {
           std::vector<int32_t> acc(static_cast<size_t>(kRows * plane));
           for (int64_t block = begin; block < end; ++block) {
             const int64_t row0 = block * kRows, rows = std::min(kRows, rowsPerGroup - row0);
-            layer_->accumulateColumns(ctx.isa, group, row0, rows, columns.data(), plane, acc.data());
+            layer_->accumulateColumns(ctx.isa, group, row0, rows, columns, plane, acc.data());
             for (int64_t r = 0; r < rows; ++r) {
               for (int64_t p = 0; p < plane; ++p) cpu::storeAccumulator(e, row0 + r, p, acc[size_t(r * plane + p)]);
             }
