@@ -146,11 +146,15 @@ Im2colSource::Im2colSource(const uint8_t* image, bool signedInput, const Conv2dG
   const int64_t rows = std::max(g.padTop + g.inH, (g.outH - 1) * g.strideH + (g.kernelH - 1) * g.dilationH + 1);
   const int64_t columns = std::max(g.padLeft + g.inW, (g.outW - 1) * g.strideW + (g.kernelW - 1) * g.dilationW + 1);
   padded_.assign(size_t(g.channels * rows * columns + 64), uint8_t(padValue ^ mask));
-  for (int64_t c = 0; c < g.channels; ++c) {
-    for (int64_t y = 0; y < g.inH; ++y) {
-      const uint8_t* src = image + (c * g.inH + y) * g.inW;
-      uint8_t* dst = padded_.data() + (c * rows + g.padTop + y) * columns + g.padLeft;
-      for (int64_t x = 0; x < g.inW; ++x) dst[x] = uint8_t(src[x] ^ mask);
+  // Locals: byte stores may alias anything, so fields read in the loop would be reloaded per byte.
+  const int64_t channels = g.channels, inH = g.inH, inW = g.inW, padTop = g.padTop, padLeft = g.padLeft;
+  uint8_t* const base = padded_.data();
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t y = 0; y < inH; ++y) {
+      const uint8_t* __restrict src = image + (c * inH + y) * inW;
+      uint8_t* __restrict dst = base + (c * rows + padTop + y) * columns + padLeft;
+      if (mask == 0) std::memcpy(dst, src, size_t(inW));
+      else for (int64_t x = 0; x < inW; ++x) dst[x] = uint8_t(src[x] ^ 0x80);
     }
   }
   g_.inH = rows;
