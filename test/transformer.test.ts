@@ -15,6 +15,7 @@ import { readOnnxModel } from '../src/onnx/reader.js';
 import { runFloatGraph } from '../src/quantize/float_executor.js';
 import { expectSameEverywhere } from './helpers/run_all.js';
 import { buildModel, rng, tensorValue } from './helpers/onnx_builder.js';
+import { rawTensor, writeOnnxModel } from '../src/onnx/writer.js';
 
 const fixture = (name: string) => resolve(__dirname, 'fixtures', name, 'model.onnx');
 const FIXTURE = fixture('tiny-bert');
@@ -224,5 +225,64 @@ describe('integer masked softmax (DQ -> Add(mask bias) -> Softmax -> Q)', () => 
     const traced = await masked.run({ x: { dtype: 'float32', shape: [1, width], data: new Float32Array(width) }, m: { dtype: 'float32', shape: [1, width], data: new Float32Array(width).fill(1) } }, { trace: true });
     expect(traced.trace!.map((t) => t.op)).toContain('bitexact::QLinearMaskedSoftmax');
     masked.dispose();
+  });
+});
+
+describe('causal attention: a constant mask written into the model', () => {
+  const S = 8;
+  const D = 16;
+  // one head: x -> q, k, v; softmax(q kᵀ / 4 + causal) v, the mask 0 on and below the diagonal
+  function causalAttention(): Uint8Array {
+    const random = rng(5150);
+    const w = () => rawTensor('float32', [D, D], Array.from({ length: D * D }, () => (random() - 0.5) * 0.6));
+    const causal = rawTensor('float32', [S, S], Array.from({ length: S * S }, (_, i) => (i % S <= Math.floor(i / S) ? 0 : -10000)));
+    return writeOnnxModel({
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, S, D] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [1, S, D] }],
+      initializers: { wq: w(), wk: w(), wv: w(), quarter: rawTensor('float32', [], [0.25]), causal },
+      nodes: [
+        { op: 'MatMul', inputs: ['x', 'wq'], outputs: ['q'] },
+        { op: 'MatMul', inputs: ['x', 'wk'], outputs: ['k'] },
+        { op: 'MatMul', inputs: ['x', 'wv'], outputs: ['v'] },
+        { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: [0, 2, 1] } },
+        { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s'] },
+        { op: 'Mul', inputs: ['s', 'quarter'], outputs: ['ss'] },
+        { op: 'Add', inputs: ['ss', 'causal'], outputs: ['sm'] },
+        { op: 'Softmax', inputs: ['sm'], outputs: ['p'], attrs: { axis: -1 } },
+        { op: 'MatMul', inputs: ['p', 'v'], outputs: ['y'] },
+      ],
+    });
+  }
+
+  it('quantises to an integer masked softmax: close to onnxruntime float, and no position reads a later one', async () => {
+    const floatBytes = causalAttention();
+    const random = rng(5151);
+    const sample = () => ({ dtype: 'float32' as const, shape: [1, S, D], data: Float32Array.from({ length: S * D }, () => (random() - 0.5) * 4) });
+    const { bytes } = await quantize(floatBytes, Array.from({ length: 32 }, () => ({ x: sample() })));
+    const m = await loadModel(bytes);
+    const reference = await ort.InferenceSession.create(floatBytes);
+    let err = 0;
+    let ref = 0;
+    for (let i = 0; i < 30; i++) {
+      const x = sample();
+      const got = (await m.run({ x })).outputs.y.data as Float32Array;
+      const want = (await reference.run({ x: new ort.Tensor('float32', x.data, [1, S, D]) })).y.data as Float32Array;
+      for (let j = 0; j < want.length; j++) (err += (got[j] - want[j]) ** 2), (ref += want[j] ** 2);
+    }
+    await reference.release();
+    const relL2 = Math.sqrt(err / ref);
+    console.log(`causal attention (constant mask): relative L2 vs onnxruntime float over 30 inputs ${relL2.toFixed(4)}`);
+    expect(relL2).toBeLessThan(0.05);
+    // changing the last token changes only the last output row, to the bit
+    const x = sample();
+    const changed = { ...x, data: Float32Array.from(x.data, (v, j) => (j >= (S - 1) * D ? -v + 1 : v)) };
+    const a = (await m.run({ x })).outputs.y.data as Float32Array;
+    const b = (await m.run({ x: changed })).outputs.y.data as Float32Array;
+    expect(Array.from(b.subarray(0, (S - 1) * D))).toEqual(Array.from(a.subarray(0, (S - 1) * D)));
+    expect(Array.from(b.subarray((S - 1) * D))).not.toEqual(Array.from(a.subarray((S - 1) * D)));
+    const traced = await m.run({ x }, { trace: true });
+    expect(traced.trace!.map((t) => t.op)).toContain('bitexact::QLinearMaskedSoftmax');
+    m.dispose();
+    await expectSameEverywhere(bytes, { x }, 'causal attention');
   });
 });

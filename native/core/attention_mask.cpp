@@ -43,9 +43,39 @@ onnx::Attribute intsAttr(const char* name, std::vector<int64_t> v) {
   return a;
 }
 
+// A constant mask (a causal mask written into the model, say) evaluated once at load: the keep
+// mask as a uint8 constant of the mask's shape, or nothing when an element is neither a kept nor
+// a dropped position (an ordinary bias, which is quantised like any operand).
+std::optional<Tensor> constantKeep(const Tensor& mask, MaskMode mode) {
+  const bool isFloat = mask.dtype == DType::Float32;
+  if (!isFloat && mask.dtype != DType::Bool && mask.dtype != DType::Int64 && mask.dtype != DType::Int32 && mask.dtype != DType::UInt8 && mask.dtype != DType::Int8) {
+    return std::nullopt;
+  }
+  Tensor keep = makeTensor(DType::UInt8, mask.shape);
+  uint8_t* dst = keep.mutableData<uint8_t>();
+  for (int64_t i = 0; i < mask.size(); ++i) {
+    const double v = isFloat ? double(mask.floatAt(i)) : double(mask.intAt(i));
+    if (mode == MaskMode::AdditiveBias) {
+      if (v == 0.0) dst[i] = 1;
+      else if (v <= double(kMaskedBias)) dst[i] = 0;
+      else return std::nullopt;
+    } else {
+      dst[i] = uint8_t((v != 0.0) == (mode == MaskMode::KeepWhenTrue) ? 1 : 0);
+    }
+  }
+  return keep;
+}
+
 }  // namespace
 
 std::optional<std::string> buildMaskKeep(QdqGraph& g, const std::string& start, MaskMode mode, std::vector<onnx::Node>* nodes) {
+  if (const Tensor* c = g.constant(start)) {
+    const auto keep = constantKeep(*c, mode);
+    if (!keep) return std::nullopt;
+    const std::string name = g.freshName(start + "_keep");
+    g.addConstant(name, *keep);
+    return name;
+  }
   std::vector<Step> steps;                    // from the source on
   std::vector<const onnx::Node*> structural;  // from the source on
   std::string value = start;

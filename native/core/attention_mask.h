@@ -32,7 +32,8 @@ enum class MaskMode : int64_t { AdditiveBias = 0, KeepWhenTrue = 1, KeepWhenFals
 // Traces `value` (the additive bias, or the Where condition) back through Unsqueeze/Reshape/
 // Squeeze, Cast, elementwise ops with scalar constants, Equal and Not, to a graph input. On success
 // appends to `nodes` the nodes computing the keep mask (uint8, 1 = attend, shaped like `value`)
-// and returns its name.
+// and returns its name. A constant `value` (a causal mask in the model) becomes a constant keep
+// mask at load, when every element keeps (bias 0, or the condition's keeping value) or drops.
 std::optional<std::string> buildMaskKeep(QdqGraph& g, const std::string& value, MaskMode mode, std::vector<onnx::Node>* nodes);
 
 }  // namespace bx

@@ -208,9 +208,19 @@ export function findAttentionMasks(g: Graph): { maskedOps: Set<OnnxNode>; maskNo
     maskedOps.add(where);
     for (const n of nodes) maskNodes.add(n);
   }
+  // A constant mask in the model (causal attention): every element 0 (attend) or <= MASKED_VALUE.
+  const constantMask = (name: string) => {
+    const t = g.initializers.get(name);
+    return !!t && t.dataType === FLOAT && t.data.length > 1 && Array.from(t.data).every((x) => x === 0 || x <= MASKED_VALUE) && Array.from(t.data).some((x) => x !== 0);
+  };
   for (const add of g.nodes) {
     if (add.opType !== 'Add' || add.inputs.length !== 2 || !soleConsumer(v, add.outputs[0], 'Softmax')) continue;
     for (const operand of add.inputs) {
+      const scores = other(add, operand) ?? '';
+      if (constantMask(operand) && !g.initializers.has(scores) && !graphInputs.has(scores)) {
+        maskedOps.add(add);
+        continue;
+      }
       const nodes = new Set<OnnxNode>();
       if (graphInputs.has(operand) || g.initializers.has(operand) || !cone(operand, nodes)) continue;
       const reachesInput = [...nodes].some((n) => n.inputs.some((i) => graphInputs.has(i)));

@@ -349,7 +349,8 @@ class QdqWriter {
       }
       const masked = this.masks.maskedOps.has(node);
       // a masked Add/Where reads the mask (and a select's constant) as float, the scores dequantised
-      const floatOperand = (name: string) => this.#maskValues.has(name) || (node.opType === 'Where' && this.model.graph.initializers.has(name));
+      // (a masked Add's constant operand is the mask itself: a causal mask in the model)
+      const floatOperand = (name: string) => this.#maskValues.has(name) || this.model.graph.initializers.has(name);
       const inputs = node.inputs.map((name, i) => (masked && floatOperand(name) ? this.#maskInput(node, i, name) : this.#inputFor(node, i, name)));
       const out = node.outputs[0];
       const next = consumers.get(out) ?? [];
