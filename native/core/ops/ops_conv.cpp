@@ -137,16 +137,29 @@ class ConvOp : public Op {
     } else {
       const bool pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1 &&
                              g.padTop == 0 && g.padLeft == 0 && g.outH == g.inH && g.outW == g.inW;
-      for (int64_t n = 0; n < batch; ++n) {
-        for (int64_t group = 0; group < groups; ++group) {
-          const cpu::GemmEpilogue e = layer_->epilogue(group, outputOf(n, group), outPlane, 1);
-          if (pointwise) {
-            cpu::MatrixSource src(imageOf(n, group), layer_->inputSigned(), g.channels, inPlane, 1);
-            cpu::runPackedGemm(ctx.pool, layer_->weights(group), src, outPlane, e);
-          } else {
-            cpu::Im2colSource src(imageOf(n, group), layer_->inputSigned(), g, uint8_t(layer_->inputZeroPoint()));
-            cpu::runPackedGemm(ctx.pool, layer_->weights(group), src, outPlane, e);
-          }
+      const auto gemm = [&](cpu::ThreadPool& pool, int64_t n, int64_t group) {
+        const cpu::GemmEpilogue e = layer_->epilogue(group, outputOf(n, group), outPlane, 1);
+        if (pointwise) {
+          cpu::MatrixSource src(imageOf(n, group), layer_->inputSigned(), g.channels, inPlane, 1);
+          cpu::runPackedGemm(pool, layer_->weights(group), src, outPlane, e);
+        } else {
+          cpu::Im2colSource src(imageOf(n, group), layer_->inputSigned(), g, uint8_t(layer_->inputZeroPoint()));
+          cpu::runPackedGemm(pool, layer_->weights(group), src, outPlane, e);
+        }
+      };
+      // A batch of small images (ResNet-8 at batch 16: 8x8 to 32x32 maps): one task per image and
+      // group, each GEMM on its own thread, instead of splitting every small GEMM across the pool
+      // and joining it (a wake-up and a join per image and layer).
+      const int64_t tasks = batch * groups;
+      const bool perImage = ctx.pool.threads() > 1 && tasks >= 2 * ctx.pool.threads() && rowsPerGroup * outPlane * layer_->depth() < (int64_t(1) << 22);
+      if (perImage) {
+        ctx.pool.parallelFor(tasks, [&](int64_t task) {
+          thread_local cpu::ThreadPool serial(1);
+          gemm(serial, task / groups, task % groups);
+        });
+      } else {
+        for (int64_t n = 0; n < batch; ++n) {
+          for (int64_t group = 0; group < groups; ++group) gemm(ctx.pool, n, group);
         }
       }
     }
