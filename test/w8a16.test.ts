@@ -275,6 +275,31 @@ describe('16-bit activations in the integer engine', () => {
 });
 
 describe('quantize --profile w8a16', () => {
+  it('a model needing an op without a 16-bit kernel (LayerNormalization) is refused by quantize, naming the node', async () => {
+    const random = rng(4400);
+    const floatBytes = writeOnnxModel({
+      opset: 17,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 8] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [1, 8] }],
+      initializers: {
+        w: rawTensor('float32', [8, 8], Array.from({ length: 64 }, () => random() - 0.5)),
+        gamma: rawTensor('float32', [8], new Array(8).fill(1)), beta: rawTensor('float32', [8], new Array(8).fill(0)),
+      },
+      nodes: [
+        { op: 'MatMul', inputs: ['x', 'w'], outputs: ['h'] },
+        { op: 'LayerNormalization', inputs: ['h', 'gamma', 'beta'], outputs: ['y'], name: 'norm', attrs: { axis: -1 } },
+      ],
+    });
+    const calibration = Array.from({ length: 8 }, () => ({ dtype: 'float32' as const, shape: [1, 8], data: Float32Array.from({ length: 8 }, () => random() * 2 - 1) }));
+    await expect(quantize(floatBytes, calibration, { profile: 'w8a16' })).rejects.toMatchObject({
+      code: 'ERR_BITEXACT_UNSUPPORTED_OP',
+      message: expect.stringMatching(/^profile w8a16: .*norm.*quantise this model with profile int8$/s),
+    });
+    // the same model in int8 quantises and loads
+    const { bytes } = await quantize(floatBytes, calibration);
+    (await loadModel(bytes)).dispose();
+  });
+
   it('beats int8 on a regression MLP (ReLU, Tanh, a residual Add, linear output), hashes the same everywhere, and onnxruntime runs it', async () => {
     const random = rng(4300);
     const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());

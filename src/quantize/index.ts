@@ -1,6 +1,7 @@
 // quantize(): float ONNX model + calibration inputs -> QDQ model bytes bitexact runs exactly.
 import { readFile } from 'node:fs/promises';
 import { BitexactError, expected } from '../errors.js';
+import { loadModel } from '../model.js';
 import { readOnnxModel } from '../onnx/reader.js';
 import { normalizeTensor, type TensorInput } from '../tensor.js';
 import type { FloatTensor } from './float_ops.js';
@@ -54,5 +55,24 @@ export async function quantize(
     }
     return out;
   });
-  return quantizeFloatModel(parsed, samples, options);
+  const result = quantizeFloatModel(parsed, samples, options);
+  if (result.report.profile === 'w8a16') await checkWideOps(result.bytes);
+  return result;
+}
+
+/**
+ * bitexact has 16-bit kernels for some ops only (docs/quantize.md): a w8a16 model that needs
+ * another is refused here, naming the node, rather than when someone loads it.
+ */
+async function checkWideOps(bytes: Uint8Array): Promise<void> {
+  let model;
+  try {
+    model = await loadModel(bytes, { backend: 'cpu', threads: 1 });
+  } catch (err) {
+    if (err instanceof BitexactError && err.code === 'ERR_BITEXACT_UNSUPPORTED_OP') {
+      throw new BitexactError('ERR_BITEXACT_UNSUPPORTED_OP', `profile w8a16: ${err.message}. 16-bit activations run through Conv, MatMul/Gemm with constant weights, Add, ReduceMean, the table functions, Softmax and the reshaping ops; quantise this model with profile int8`);
+    }
+    throw err;
+  }
+  model.dispose();
 }
