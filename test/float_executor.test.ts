@@ -9,6 +9,7 @@ import { readOnnxModel } from '../src/onnx/reader.js';
 import { runFloatGraph } from '../src/quantize/float_executor.js';
 import { HAVE_SHARED_MODELS, SKIP_REASON, inputPath, modelPath } from './helpers/shared_models.js';
 import { rng } from './helpers/onnx_builder.js';
+import { rawTensor, writeOnnxModel } from '../src/onnx/writer.js';
 
 const MODELS = ['mnist-8', 'mlperftiny-ic-resnet8-fp32', 'mlperftiny-kws-dscnn-fp32', 'kws-dnn-s'];
 
@@ -54,4 +55,34 @@ describe('TypeScript ONNX reader', () => {
       expect(() => readOnnxModel(bad)).toThrow(expect.objectContaining({ code: 'ERR_BITEXACT_INVALID_MODEL' }));
     }
   });
+});
+
+describe('float reference executor: opset-18 ReduceMean forms', () => {
+  // axes as an input; no axes or empty axes (every axis); empty axes with noop_with_empty_axes (the input itself)
+  const cases: [string, string[], Record<string, number>][] = [
+    ['axes input [1, -1]', ['x', 'axes'], { keepdims: 0 }],
+    ['no axes: every axis', ['x'], { keepdims: 1 }],
+    ['empty axes input: every axis', ['x', 'none'], { keepdims: 1 }],
+    ['empty axes input, noop_with_empty_axes', ['x', 'none'], { keepdims: 1, noop_with_empty_axes: 1 }],
+  ];
+  for (const [label, inputs, attrs] of cases) {
+    it(`${label} matches onnxruntime`, async () => {
+      const bytes = writeOnnxModel({
+        opset: 18,
+        inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3, 4] }],
+        outputs: [{ name: 'y', dtype: 'float32' }],
+        initializers: { axes: rawTensor('int64', [2], [1n, -1n]), none: rawTensor('int64', [0], []) },
+        nodes: [{ op: 'ReduceMean', inputs, outputs: ['y'], attrs }],
+      });
+      const random = rng(8);
+      const data = Float32Array.from({ length: 24 }, () => random() * 10 - 5);
+      const ours = runFloatGraph(readOnnxModel(bytes), { x: { dims: [2, 3, 4], data } }).y;
+      const session = await ort.InferenceSession.create(bytes);
+      const theirs = (await session.run({ x: new ort.Tensor('float32', data, [2, 3, 4]) })).y;
+      await session.release();
+      expect(ours.dims).toEqual(theirs.dims);
+      const want = theirs.data as Float32Array;
+      for (let i = 0; i < want.length; i++) expect(ours.data[i]).toBeCloseTo(want[i], 5);
+    });
+  }
 });
