@@ -52,11 +52,12 @@ describe('16-bit activations in the integer engine', () => {
 
   // DQ(16-bit x) -> Conv(int8 weights per channel, int32 bias at the accumulator scale) -> Q: the
   // engine's 16-bit QLinearConv (the scalar reference on every ISA) against a JS reference.
-  const convCases: [string, { c: number; m: number; group: number; stride: number; h: number; w: number; xType: Wide; yType: Wide }][] = [
+  const convCases: [string, { c: number; m: number; group: number; stride: number; h: number; w: number; xType: Wide; yType: Wide; noBias?: boolean }][] = [
     ['3x3, stride 2, pad 1, uint16 -> int16', { c: 5, m: 7, group: 1, stride: 2, h: 9, w: 8, xType: 'uint16', yType: 'int16' }],
     ['depthwise 3x3, pad 1, int16 -> uint16', { c: 6, m: 6, group: 6, stride: 1, h: 7, w: 7, xType: 'int16', yType: 'uint16' }],
     // 20 output channels over 81 positions: full 8 x 16 register blocks and both edges
     ['3x3, pad 1, 20 channels, int16 -> int16', { c: 16, m: 20, group: 1, stride: 1, h: 9, w: 9, xType: 'int16', yType: 'int16' }],
+    ['3x3, pad 1, 20 channels, no bias, uint16 -> uint16', { c: 16, m: 20, group: 1, stride: 1, h: 9, w: 9, xType: 'uint16', yType: 'uint16', noBias: true }],
   ];
   convCases.forEach(([label, c], i) => {
     it(`QLinearConv ${label} equals the JS reference`, async () => {
@@ -69,7 +70,7 @@ describe('16-bit activations in the integer engine', () => {
       const xs = f(2e-4 + random() * 2e-4), xz = c.xType === 'uint16' ? 30000 : -9;
       const ws = Array.from({ length: c.m }, () => f(0.002 + random() * 0.01));
       const ys = f(1e-3 + random() * 1e-3), yz = c.yType === 'uint16' ? 100 : 13;
-      const bias = randomInts(random, c.m, -200000, 200000);
+      const bias = c.noBias ? new Array<number>(c.m).fill(0) : randomInts(random, c.m, -200000, 200000);
       const model = buildModel({
         inputs: [{ name: 'x', dtype: c.xType, shape: xShape }],
         outputs: [{ name: 'y', dtype: c.yType }],
@@ -83,8 +84,8 @@ describe('16-bit activations in the integer engine', () => {
         nodes: [
           dq('x', 'xs', 'xz', 'xf'),
           { op: 'DequantizeLinear', inputs: ['w', 'ws', 'wz'], outputs: ['wf'], attrs: { axis: 0 } },
-          { op: 'DequantizeLinear', inputs: ['b', 'bs', 'bz'], outputs: ['bf'], attrs: { axis: 0 } },
-          { op: 'Conv', inputs: ['xf', 'wf', 'bf'], outputs: ['yf'], attrs: { group: c.group, kernel_shape: [3, 3], strides: [c.stride, c.stride], pads: [1, 1, 1, 1] } },
+          ...(c.noBias ? [] : [{ op: 'DequantizeLinear', inputs: ['b', 'bs', 'bz'], outputs: ['bf'], attrs: { axis: 0 } }]),
+          { op: 'Conv', inputs: c.noBias ? ['xf', 'wf'] : ['xf', 'wf', 'bf'], outputs: ['yf'], attrs: { group: c.group, kernel_shape: [3, 3], strides: [c.stride, c.stride], pads: [1, 1, 1, 1] } },
           q('yf', 'ys', 'yz', 'y'),
         ],
       });

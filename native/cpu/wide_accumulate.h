@@ -1,4 +1,5 @@
-// Exact int32 sums of 16-bit layers (w8a16): acc[r][p] = start[r] + sum_k w[r][k] * x[k][p] with
+// Exact int32 sums of 16-bit layers (w8a16): acc[r][p] = start[r] + sum_k w[r][k] * x[k][p] (start
+// null: 0) with
 // centred weights w (int8 minus zero point) and centred 16-bit activations x laid out
 // [depth][columns] (an im2col matrix). The caller proves at load that every partial sum fits
 // int32, so the order of the sum cannot change a bit. The portable version (8 rows share each pass
@@ -20,7 +21,7 @@ inline void wideAccumulateTemplate(const int32_t* w, const int32_t* start, int64
       const int64_t rn = std::min<int64_t>(kRowBlock, rows - r0);
       alignas(64) int32_t a[kRowBlock][kColumnBlock];
       for (int r = 0; r < kRowBlock; ++r) {
-        const int32_t s = r < rn ? start[r0 + r] : 0;
+        const int32_t s = r < rn && start ? start[r0 + r] : 0;
         for (int64_t p = 0; p < pn; ++p) a[r][p] = s;
       }
       for (int64_t k = 0; k < depth; ++k) {

@@ -14,7 +14,7 @@ void wideAccumulateAvx2(const int32_t* w, const int32_t* start, int64_t rows, in
     const int32_t* wr = w + r0 * depth;
     for (int64_t p0 = 0; p0 < fullCols; p0 += kCols) {
       __m256i c[kRows][2];
-      for (int r = 0; r < kRows; ++r) c[r][0] = c[r][1] = _mm256_set1_epi32(start[r0 + r]);
+      for (int r = 0; r < kRows; ++r) c[r][0] = c[r][1] = _mm256_set1_epi32(start ? start[r0 + r] : 0);
       for (int64_t k = 0; k < depth; ++k) {
         const int32_t* xk = x + k * columns + p0;
         const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xk));
@@ -32,10 +32,10 @@ void wideAccumulateAvx2(const int32_t* w, const int32_t* start, int64_t rows, in
       }
     }
     // the columns past the last full block
-    if (fullCols < columns) wideAccumulateTemplate(wr, start + r0, kRows, depth, x + fullCols, columns - fullCols, columns, acc + r0 * columns + fullCols);
+    if (fullCols < columns) wideAccumulateTemplate(wr, start ? start + r0 : nullptr, kRows, depth, x + fullCols, columns - fullCols, columns, acc + r0 * columns + fullCols);
   }
   // the rows past the last full block, all columns
-  if (fullRows < rows) wideAccumulateTemplate(w + fullRows * depth, start + fullRows, rows - fullRows, depth, x, columns, columns, acc + fullRows * columns);
+  if (fullRows < rows) wideAccumulateTemplate(w + fullRows * depth, start ? start + fullRows : nullptr, rows - fullRows, depth, x, columns, columns, acc + fullRows * columns);
 }
 
 }  // namespace bx::cpu

@@ -211,7 +211,9 @@ export function findAttentionMasks(g: Graph): { maskedOps: Set<OnnxNode>; maskNo
   // A constant mask in the model (causal attention): every element 0 (attend) or <= MASKED_VALUE.
   const constantMask = (name: string) => {
     const t = g.initializers.get(name);
-    return !!t && t.dataType === FLOAT && t.data.length > 1 && Array.from(t.data).every((x) => x === 0 || x <= MASKED_VALUE) && Array.from(t.data).some((x) => x !== 0);
+    if (!t || t.dataType !== FLOAT || t.data.length < 2) return false;
+    const values = Array.from(t.data);
+    return values.every((x) => x === 0 || x <= MASKED_VALUE) && values.some((x) => x !== 0);
   };
   for (const add of g.nodes) {
     if (add.opType !== 'Add' || add.inputs.length !== 2 || !soleConsumer(v, add.outputs[0], 'Softmax')) continue;

@@ -59,7 +59,6 @@ LinearLayer::LinearLayer(const BuildContext& ctx, const LinearLayerSpec& s)
       const cpu::PackedWeights& w = packed_[size_t(g)];
       for (int64_t r = 0; r < rowsPerGroup_; ++r) {
         for (int64_t k = 0; k < depth_; ++k) centredWeights_.push_back(int32_t(w.plain[size_t(r * depth_ + k)]) - w.zeroPoints[size_t(r)]);
-        wideStart_.push_back(bias(g, r));
       }
     }
   }
@@ -128,7 +127,7 @@ void LinearLayer::accumulateColumns(cpu::Isa isa, int64_t group, int64_t rowBegi
                                     int64_t columns, int32_t* acc) const {
   const int64_t first = group * rowsPerGroup_ + rowBegin;
   const int32_t* w = centredWeights_.data() + first * depth_;
-  const int32_t* start = wideStart_.data() + first;
+  const int32_t* start = bias_.empty() ? nullptr : bias_.data() + first;
   if (isa == cpu::Isa::Scalar) cpu::wideAccumulate(w, start, rowCount, depth_, centred, columns, acc);
   else cpu::wideAccumulateAvx2(w, start, rowCount, depth_, centred, columns, acc);  // every vector ISA here has AVX2
 }

@@ -83,8 +83,8 @@ class LinearLayer {
   std::vector<cpu::PackedWeights> packed_;
   std::vector<int32_t> bias_;
   std::vector<int32_t> rowConstants_;   // [groups * rowsPerGroup]
-  // 16-bit layers: weights minus their zero points [groups * rowsPerGroup][depth], and the biases
-  std::vector<int32_t> centredWeights_, wideStart_;
+  // 16-bit layers: weights minus their zero points [groups * rowsPerGroup][depth]
+  std::vector<int32_t> centredWeights_;
   std::vector<Multiplier> multipliers_; // [groups * rowsPerGroup]
 };
 
