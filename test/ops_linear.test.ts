@@ -134,26 +134,33 @@ describe('QLinearMatMul', () => {
 });
 
 describe('MatMulInteger and ConvInteger', () => {
-  it('MatMulInteger u8 x s8 with zero points gives exact int32', async () => {
-    const random = rng(3001);
-    const m = 11, k = 37, n = 9;
-    const a = randomInts(random, m * k, 0, 255);
-    const b = randomInts(random, k * n, -128, 127);
+  /** MatMulInteger of uint8 A [m, k] by a constant B [k, n]: the same on every ISA and thread count, and the exact int32 sums. */
+  async function expectMatMulInteger(a: number[], b: number[], [m, k, n]: number[], bType: 'int8' | 'uint8', az: number | undefined, bz: number[]) {
     const model = buildModel({
       inputs: [{ name: 'a', dtype: 'uint8', shape: [m, k] }],
       outputs: [{ name: 'y', dtype: 'int32', shape: [m, n] }],
-      initializers: { b: tensorValue('int8', [k, n], b), az: tensorValue('uint8', [], [131]), bz: tensorValue('int8', [], [-3]) },
-      nodes: [{ op: 'MatMulInteger', inputs: ['a', 'b', 'az', 'bz'], outputs: ['y'] }],
+      initializers: {
+        b: tensorValue(bType, [k, n], b),
+        ...(az === undefined ? {} : { az: tensorValue('uint8', [], [az]) }),
+        bz: tensorValue(bType, bz.length === 1 ? [] : [n], bz),
+      },
+      nodes: [{ op: 'MatMulInteger', inputs: ['a', 'b', az === undefined ? '' : 'az', 'bz'], outputs: ['y'] }],
     });
     const r = await expectSameEverywhere(model, { a: { dtype: 'uint8', shape: [m, k], data: Uint8Array.from(a) } }, 'MatMulInteger');
     const y = r.outputs.y.data as Int32Array;
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
         let acc = 0;
-        for (let t = 0; t < k; t++) acc += (a[i * k + t] - 131) * (b[t * n + j] + 3);
-        expect(y[i * n + j]).toBe(acc);
+        for (let t = 0; t < k; t++) acc += (a[i * k + t] - (az ?? 0)) * (b[t * n + j] - bz[bz.length === 1 ? 0 : j]);
+        expect(y[i * n + j], `y[${i}][${j}]`).toBe(acc);
       }
     }
+  }
+
+  it('MatMulInteger u8 x s8 with zero points gives exact int32', async () => {
+    const random = rng(3001);
+    const m = 11, k = 37, n = 9;
+    await expectMatMulInteger(randomInts(random, m * k, 0, 255), randomInts(random, k * n, -128, 127), [m, k, n], 'int8', 131, [-3]);
   });
 
   // Long rows of activations with per-column uint8 B zero points: the packed path needs every
@@ -163,22 +170,7 @@ describe('MatMulInteger and ConvInteger', () => {
       const random = rng(3010 + k);
       const a = randomInts(random, m * k, 0, 255, 0.3);
       const b = randomInts(random, k * n, 0, 255, 0.3);
-      const bz = randomInts(random, n, 0, 255, 0.3);
-      const model = buildModel({
-        inputs: [{ name: 'a', dtype: 'uint8', shape: [m, k] }],
-        outputs: [{ name: 'y', dtype: 'int32', shape: [m, n] }],
-        initializers: { b: tensorValue('uint8', [k, n], b), bz: tensorValue('uint8', [n], bz) },
-        nodes: [{ op: 'MatMulInteger', inputs: ['a', 'b', '', 'bz'], outputs: ['y'] }],
-      });
-      const r = await expectSameEverywhere(model, { a: { dtype: 'uint8', shape: [m, k], data: Uint8Array.from(a) } }, 'MatMulInteger');
-      const y = r.outputs.y.data as Int32Array;
-      for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) {
-          let acc = 0;
-          for (let t = 0; t < k; t++) acc += a[i * k + t] * (b[t * n + j] - bz[j]);
-          expect(y[i * n + j], `y[${i}][${j}]`).toBe(acc);
-        }
-      }
+      await expectMatMulInteger(a, b, [m, k, n], 'uint8', undefined, randomInts(random, n, 0, 255, 0.3));
     });
   }
 
