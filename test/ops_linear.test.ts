@@ -11,6 +11,10 @@ interface ConvCase {
   n: number; c: number; h: number; w: number; m: number; group: number; kh: number; kw: number;
   stride: number; pad: number; dilation: number; xType: ElemName; wType: ElemName; yType: ElemName;
   weightZeroPoint: boolean; bias: boolean; oneD?: boolean;
+  /** Input and output scales (random when absent): they set the requantisation multipliers. */
+  xScale?: number; yScale?: number; wScale?: number;
+  /** M near 1 sends almost every accumulator past the output range: the case checks the clamp. */
+  saturates?: boolean;
 }
 
 function convModel(c: ConvCase, seed: number) {
@@ -22,21 +26,30 @@ function convModel(c: ConvCase, seed: number) {
   const wDims = c.oneD ? [c.m, cg, c.kw] : [c.m, cg, c.kh, c.kw];
   const wCount = wDims.reduce((a, b) => a * b, 1);
   const xShape = c.oneD ? [c.n, c.c, c.w] : [c.n, c.c, c.h, c.w];
-  const wScales = Array.from({ length: c.m }, () => 0.001 + random() * 0.02);
+  const wScales = Array.from({ length: c.m }, () => c.wScale ?? 0.001 + random() * 0.02);
   const wZps = Array.from({ length: c.m }, () => (c.weightZeroPoint ? randomInts(random, 1, wlo, whi, 0.3)[0] : (c.wType === 'uint8' ? 128 : 0)));
+  const xScale = c.xScale ?? 0.02 + random() * 0.05;
+  const xZp = randomInts(random, 1, xlo, xhi, 0.5)[0];
+  const w = randomInts(random, wCount, wlo, whi);
+  const bias = c.bias ? randomInts(random, c.m, -5000, 5000, 0) : new Array<number>(c.m).fill(0);
+  const yZp = randomInts(random, 1, ylo, yhi, 0.5)[0];
+  const x = randomInts(random, xShape.reduce((a, b) => a * b, 1), xlo, xhi);
+  // Without a given output scale, pick one that keeps most outputs inside the range: outputs
+  // pinned at its ends would hide wrong accumulators.
+  const yScale = c.yScale ?? realOutputSpread(c, x, xZp, w, wZps, bias, wScales.map((s) => s * xScale)) / 100;
   const spatial = c.oneD ? 1 : 2;
   const model = buildModel({
     inputs: [{ name: 'x', dtype: c.xType, shape: xShape }],
     outputs: [{ name: 'y', dtype: c.yType }],
     initializers: {
-      xs: tensorValue('float32', [], [0.02 + random() * 0.05]),
-      xz: tensorValue(c.xType, [], randomInts(random, 1, xlo, xhi, 0.5)),
-      w: tensorValue(c.wType, wDims, randomInts(random, wCount, wlo, whi)),
+      xs: tensorValue('float32', [], [xScale]),
+      xz: tensorValue(c.xType, [], [xZp]),
+      w: tensorValue(c.wType, wDims, w),
       ws: tensorValue('float32', [c.m], wScales),
       wz: tensorValue(c.wType, [c.m], wZps),
-      ys: tensorValue('float32', [], [0.05 + random() * 0.3]),
-      yz: tensorValue(c.yType, [], randomInts(random, 1, ylo, yhi, 0.5)),
-      b: tensorValue('int32', [c.m], randomInts(random, c.m, -5000, 5000, 0)),
+      ys: tensorValue('float32', [], [yScale]),
+      yz: tensorValue(c.yType, [], [yZp]),
+      b: tensorValue('int32', [c.m], bias),
     },
     nodes: [
       {
@@ -53,8 +66,42 @@ function convModel(c: ConvCase, seed: number) {
       },
     ],
   });
-  const x = tensorValue(c.xType, xShape, randomInts(random, xShape.reduce((a, b) => a * b, 1), xlo, xhi));
-  return { model, inputs: { x: { dtype: c.xType, shape: xShape, data: rawTo(c.xType, x.raw) } } };
+  const xRaw = tensorValue(c.xType, xShape, x).raw;
+  return { model, inputs: { x: { dtype: c.xType, shape: xShape, data: rawTo(c.xType, xRaw) } } };
+}
+
+/** The 90th percentile of |real output| (acc * xs * ws per row, before the output scale). */
+function realOutputSpread(c: ConvCase, x: number[], xZp: number, w: number[], wZps: number[], bias: number[], rowScale: number[]): number {
+  const h = c.oneD ? 1 : c.h, kh = c.oneD ? 1 : c.kh, padH = c.oneD ? 0 : c.pad, strideH = c.oneD ? 1 : c.stride;
+  const outH = Math.floor((h + 2 * padH - c.dilation * (kh - 1) - 1) / strideH) + 1;
+  const outW = Math.floor((c.w + 2 * c.pad - c.dilation * (c.kw - 1) - 1) / c.stride) + 1;
+  const cg = c.c / c.group, mg = c.m / c.group;
+  const magnitudes: number[] = [];
+  for (let n = 0; n < c.n; n++) {
+    for (let m = 0; m < c.m; m++) {
+      const group = Math.floor(m / mg);
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          let acc = bias[m];
+          for (let ci = 0; ci < cg; ci++) {
+            for (let ky = 0; ky < kh; ky++) {
+              const iy = oy * strideH - padH + ky * (c.oneD ? 0 : c.dilation);
+              if (iy < 0 || iy >= h) continue;
+              for (let kx = 0; kx < c.kw; kx++) {
+                const ix = ox * c.stride - c.pad + kx * c.dilation;
+                if (ix < 0 || ix >= c.w) continue;
+                const xv = x[((n * c.c + group * cg + ci) * h + iy) * c.w + ix] - xZp;
+                acc += xv * (w[((m * cg + ci) * kh + ky) * c.kw + kx] - wZps[m]);
+              }
+            }
+          }
+          magnitudes.push(Math.abs(acc * rowScale[m]));
+        }
+      }
+    }
+  }
+  magnitudes.sort((a, b) => a - b);
+  return Math.max(magnitudes[Math.floor(magnitudes.length * 0.9)], 1e-3);
 }
 
 export function rawTo(dtype: ElemName, raw: Uint8Array) {
@@ -81,13 +128,27 @@ describe('QLinearConv', () => {
     ['depthwise stride 3, no padding', { n: 3, c: 5, h: 10, w: 11, m: 5, group: 5, kh: 3, kw: 2, stride: 3, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
     ['grouped 1x1', { n: 1, c: 8, h: 5, w: 6, m: 12, group: 4, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: false }],
     ['pointwise, many channels (large K)', { n: 1, c: 600, h: 3, w: 5, m: 33, group: 1, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
+    ['pointwise over whole 16-column panels, K > 512, s8 input, weight zero points', { n: 2, c: 600, h: 5, w: 7, m: 13, group: 1, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'int8', wType: 'uint8', yType: 'uint8', weightZeroPoint: true, bias: true, yScale: 30 }],
+    // Per-row multipliers xs * ws / ys from 0.05 to 1.05: rows with M in [0.5, 1) (shift 31) and M >= 1.
+    ['pointwise with multipliers near and above 1', { n: 1, c: 20, h: 6, w: 9, m: 24, group: 1, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true, xScale: 0.5, yScale: 0.01, saturates: true }],
+    // Power-of-two scales make M = 2^-9 and 2^-10 exactly: one accumulator in 2^9 (2^10) falls on
+    // a tie, and the outputs mostly stay inside the int8 range rather than saturate.
+    ['pointwise, M = 2^-9 exactly (ties round to even)', { n: 1, c: 3, h: 16, w: 16, m: 9, group: 1, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true, xScale: 0.125, wScale: 0.125, yScale: 8 }],
+    ['depthwise, M = 2^-10 exactly (ties round to even)', { n: 2, c: 8, h: 19, w: 20, m: 8, group: 8, kh: 3, kw: 3, stride: 1, pad: 1, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true, xScale: 0.125, wScale: 0.125, yScale: 16 }],
+    ['depthwise 7x7 planes, stride 2, dilation 2 (strided phases)', { n: 2, c: 6, h: 14, w: 13, m: 6, group: 6, kh: 3, kw: 3, stride: 2, pad: 2, dilation: 2, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: true }],
     ['large kernel K=5*5*40', { n: 1, c: 40, h: 9, w: 9, m: 17, group: 1, kh: 5, kw: 5, stride: 1, pad: 2, dilation: 1, xType: 'int8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true }],
     ['1-D', { n: 2, c: 4, h: 1, w: 31, m: 6, group: 2, kh: 1, kw: 5, stride: 2, pad: 2, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true, oneD: true }],
   ];
   cases.forEach(([name, c], i) => {
     it(name, async () => {
       const { model, inputs } = convModel(c, 1000 + i);
-      await expectSameEverywhere(model, inputs, name);
+      const reference = await expectSameEverywhere(model, inputs, name);
+      // Outputs pinned at the range ends would hide wrong accumulators. An output zero point at
+      // one end of the range (drawn on purpose) clamps about half of them.
+      const [lo, hi] = range(c.yType);
+      const y = Array.from(reference.outputs.y.data as Int8Array | Uint8Array);
+      const inside = y.filter((v) => v !== lo && v !== hi).length / y.length;
+      if (!c.saturates) expect(inside).toBeGreaterThan(0.25);
     });
   });
 });

@@ -63,11 +63,7 @@ namespace {
 
 // Interleaves four 16-byte rows (k, k+1, k+2, k+3 for 16 columns) into one panel quad: column i's
 // four bytes end up adjacent. SSE2 only, so it is part of the baseline build.
-inline void interleaveQuad(const uint8_t* rows, int64_t rowStride, uint8_t* dst) {
-  const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows));
-  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + rowStride));
-  const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 2 * rowStride));
-  const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 3 * rowStride));
+inline void interleaveRows(__m128i r0, __m128i r1, __m128i r2, __m128i r3, uint8_t* dst) {
   const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
   const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(lo01, lo23));
@@ -76,9 +72,54 @@ inline void interleaveQuad(const uint8_t* rows, int64_t rowStride, uint8_t* dst)
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 48), _mm_unpackhi_epi16(hi01, hi23));
 }
 
+inline void interleaveQuad(const uint8_t* rows, int64_t rowStride, uint8_t* dst) {
+  interleaveRows(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows)),
+                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + rowStride)),
+                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 2 * rowStride)),
+                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 3 * rowStride)), dst);
+}
+
+// Sixteen contiguous columns of a row-major [K][columns] matrix (an NCHW pointwise convolution):
+// each k-row is one 16-byte load, offset to u8 by `mask`. Column sums go through 16-bit lanes,
+// flushed to int32 every 256 rows (256 * 255 < 2^16).
+void packContiguousPanel(const uint8_t* base, int64_t strideK, int64_t depth, uint8_t mask, uint8_t* panel, int32_t* colSums) {
+  const __m128i flip = _mm_set1_epi8(char(mask));
+  const __m128i zero = _mm_setzero_si128();
+  __m128i sumLo = zero, sumHi = zero;  // columns 0-7 and 8-15, uint16
+  __m128i total[4] = {zero, zero, zero, zero};
+  const auto flush = [&] {
+    total[0] = _mm_add_epi32(total[0], _mm_unpacklo_epi16(sumLo, zero));
+    total[1] = _mm_add_epi32(total[1], _mm_unpackhi_epi16(sumLo, zero));
+    total[2] = _mm_add_epi32(total[2], _mm_unpacklo_epi16(sumHi, zero));
+    total[3] = _mm_add_epi32(total[3], _mm_unpackhi_epi16(sumHi, zero));
+    sumLo = sumHi = zero;
+  };
+  const auto row = [&](int64_t k) {
+    if (k >= depth) return zero;  // rows past the depth are zero (and so are their weights)
+    const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + k * strideK)), flip);
+    if (colSums) {
+      sumLo = _mm_add_epi16(sumLo, _mm_unpacklo_epi8(v, zero));
+      sumHi = _mm_add_epi16(sumHi, _mm_unpackhi_epi8(v, zero));
+    }
+    return v;
+  };
+  for (int64_t k = 0; k < depth; k += 4) {
+    const __m128i r0 = row(k), r1 = row(k + 1), r2 = row(k + 2), r3 = row(k + 3);
+    interleaveRows(r0, r1, r2, r3, panel + (k >> 2) * kPanelWidth * 4);
+    if (colSums && ((k + 4) & 255) == 0) flush();
+  }
+  if (!colSums) return;
+  flush();
+  for (int j = 0; j < 4; ++j) _mm_storeu_si128(reinterpret_cast<__m128i*>(colSums + 4 * j), total[j]);
+}
+
 }  // namespace
 
 void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
+  if (strideP_ == 1 && count == kPanelWidth && strideK_ >= kPanelWidth) {
+    packContiguousPanel(base_ + p0, strideK_, depth_, xorMask_, panel, colSums);
+    return;
+  }
   int32_t sums[kPanelWidth] = {0};
   if (strideP_ < strideK_) {
     // Columns adjacent in memory (NCHW pointwise convolution): copy each row of K, interleave

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "avx2_rounding.h"
 #include "qgemm.h"
@@ -59,51 +60,80 @@ void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads
 
 void rowEpilogueAvx2(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc,
                      uint32_t rowConstant, uint32_t zb, const int32_t* colSums) {
-  int64_t i = 0;
   const __m256i c = _mm256_set1_epi32(int32_t(rowConstant));
   const __m256i zbv = _mm256_set1_epi32(int32_t(zb));
-  const auto corrected = [&](int64_t at) {
-    __m256i v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + at)), c);
-    if (zb != 0) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(zbv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colSums + at))));
+  const auto corrected = [&](const int32_t* a, const int32_t* sums) {
+    __m256i v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)), c);
+    if (zb != 0) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(zbv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums))));
     return v;
   };
+  // Fewer than 8 columns left: the same vector step on a zero-padded copy, then the valid part out.
+  alignas(32) int32_t tailAcc[8] = {0}, tailSums[8] = {0};
+  const int64_t full = count & ~int64_t(7), tail = count - full;
+  if (tail) {
+    std::memcpy(tailAcc, acc + full, size_t(tail) * sizeof(int32_t));
+    if (zb != 0) std::memcpy(tailSums, colSums + full, size_t(tail) * sizeof(int32_t));
+  }
   const int64_t base = row * e.rowStride + p0;
   if (!e.requantize) {
     int32_t* out = reinterpret_cast<int32_t*>(e.out) + base;
-    for (; i + 8 <= count; i += 8) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), corrected(i));
-  } else if (e.multipliers[row].mantissa != 0) {
-    const Multiplier m = e.multipliers[row];
-    const __m256i mv = _mm256_set1_epi64x(m.mantissa);
-    const __m256i bias = _mm256_set1_epi64x((int64_t(1) << (m.shift - 1)) + (int64_t(1) << 62));
-    const __m128i shift = _mm_cvtsi32_si128(m.shift);
-    const __m256i offsetOut = _mm256_set1_epi64x(int64_t(1) << (62 - m.shift));
-    const __m256i mask = _mm256_set1_epi64x((int64_t(1) << m.shift) - 1);
-    const __m256i lo = _mm256_set1_epi64x(int64_t(e.range.lo) - e.outputZeroPoint);
-    const __m256i hi = _mm256_set1_epi64x(int64_t(e.range.hi) - e.outputZeroPoint);
-    const __m256i zp = _mm256_set1_epi32(e.outputZeroPoint);
-    // M < 1 (shift >= 31, the usual case): |q| <= |acc| fits in int32, so the clamp can happen after
-    // narrowing, with two 32-bit min/max instead of 64-bit compares.
-    const bool narrowFirst = m.shift >= 31;
-    const __m256i lo32 = _mm256_set1_epi32(e.range.lo - e.outputZeroPoint);
-    const __m256i hi32 = _mm256_set1_epi32(e.range.hi - e.outputZeroPoint);
-    const __m256i wideLo = narrowFirst ? _mm256_set1_epi64x(INT32_MIN) : lo;
-    const __m256i wideHi = narrowFirst ? _mm256_set1_epi64x(INT32_MAX) : hi;
-    for (; i + 8 <= count; i += 8) {
-      const __m256i v = corrected(i);
-      const __m256i even = narrowFirst ? roundShift(_mm256_mul_epi32(v, mv), bias, shift, offsetOut, mask)
-                                       : roundShiftClamp(_mm256_mul_epi32(v, mv), bias, shift, offsetOut, mask, wideLo, wideHi);
-      const __m256i odd = narrowFirst ? roundShift(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv), bias, shift, offsetOut, mask)
-                                      : roundShiftClamp(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv), bias, shift, offsetOut, mask, wideLo, wideHi);
-      __m256i q = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xaa);
-      q = _mm256_min_epi32(_mm256_max_epi32(q, lo32), hi32);
-      const __m256i y = _mm256_add_epi32(q, zp);
-      // y is inside the output range already, so the saturating packs only narrow.
-      const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
-      const __m128i bytes = e.signedOutput ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(e.out + base + i), bytes);
+    for (int64_t i = 0; i < full; i += 8) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), corrected(acc + i, zb != 0 ? colSums + i : nullptr));
+    if (tail) {
+      alignas(32) int32_t staged[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(staged), corrected(tailAcc, tailSums));
+      std::memcpy(out + full, staged, size_t(tail) * sizeof(int32_t));
     }
+    return;
   }
-  if (i < count) rowEpiloguePortable(e, row, p0 + i, count - i, acc + i, rowConstant, zb, colSums ? colSums + i : nullptr);
+  const Multiplier m = e.multipliers[row];
+  if (m.mantissa == 0 || m.shift < 31 || m.shift > 61) {
+    // M >= 1 or M < 2^-30 (no model here has either): the portable form.
+    rowEpiloguePortable(e, row, p0, count, acc, rowConstant, zb, colSums);
+    return;
+  }
+  // M < 1 (31 <= shift <= 61, the usual case): |acc * M| <= |acc| fits in int32, so the clamp
+  // happens after narrowing, with 32-bit min/max.
+  //   round_half_even(p / 2^s) = floor((p + 2^(s-1) - 1 + bit_s(p)) / 2^s)
+  // (adding the quotient's parity turns ties to even and changes nothing else). AVX2 has no 64-bit
+  // arithmetic shift: p is offset by 2^62, a multiple of 2^(s+1) that keeps bit s, and shifted
+  // logically. The odd lanes shift by s - 32 (or left by 1 when s = 31) so that the low 32 bits of their quotient land in the
+  // high half; the offset 2^(62-s) comes off after narrowing, in 32-bit wrap-around arithmetic.
+  const __m256i mv = _mm256_set1_epi64x(m.mantissa);
+  const __m256i bias = _mm256_set1_epi64x((int64_t(1) << 62) + (int64_t(1) << (m.shift - 1)) - 1);
+  const __m256i one = _mm256_set1_epi64x(1);
+  const __m128i shift = _mm_cvtsi32_si128(m.shift);
+  const bool shiftIs31 = m.shift == 31;  // the odd lanes then need a left shift by one instead
+  const __m128i shiftOdd = _mm_cvtsi32_si128(shiftIs31 ? 0 : m.shift - 32);
+  const __m256i offsetOut = _mm256_set1_epi32(int32_t(uint32_t(uint64_t(1) << (62 - m.shift))));
+  const __m256i lo32 = _mm256_set1_epi32(e.range.lo - e.outputZeroPoint);
+  const __m256i hi32 = _mm256_set1_epi32(e.range.hi - e.outputZeroPoint);
+  const __m256i zp = _mm256_set1_epi32(e.outputZeroPoint);
+  const auto requantized = [&](__m256i v) {
+    const __m256i pe = _mm256_mul_epi32(v, mv);
+    const __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv);
+    const __m256i te = _mm256_add_epi64(_mm256_add_epi64(pe, bias), _mm256_and_si256(_mm256_srl_epi64(pe, shift), one));
+    const __m256i to = _mm256_add_epi64(_mm256_add_epi64(po, bias), _mm256_and_si256(_mm256_srl_epi64(po, shift), one));
+    __m256i odd = _mm256_srl_epi64(to, shiftOdd);
+    if (shiftIs31) odd = _mm256_slli_epi64(odd, 1);
+    __m256i q = _mm256_blend_epi32(_mm256_srl_epi64(te, shift), odd, 0xaa);
+    q = _mm256_sub_epi32(q, offsetOut);
+    q = _mm256_min_epi32(_mm256_max_epi32(q, lo32), hi32);
+    const __m256i y = _mm256_add_epi32(q, zp);
+    // y is inside the output range already, so the saturating packs only narrow.
+    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
+    return e.signedOutput ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
+  };
+  if (e.wideOutput) {
+    rowEpiloguePortable(e, row, p0, count, acc, rowConstant, zb, colSums);
+    return;
+  }
+  uint8_t* out = e.out + base;
+  for (int64_t i = 0; i < full; i += 8) _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), requantized(corrected(acc + i, zb != 0 ? colSums + i : nullptr)));
+  if (tail) {
+    alignas(16) uint8_t staged[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(staged), requantized(corrected(tailAcc, tailSums)));
+    std::memcpy(out + full, staged, size_t(tail));
+  }
 }
 
 }  // namespace bx::cpu
