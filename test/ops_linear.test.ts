@@ -248,6 +248,24 @@ describe('MatMulInteger and ConvInteger', () => {
     await expectSameEverywhere(model, { x: { dtype: 'int8', shape: [2, 3, 8, 7], data: Int8Array.from(x) } }, 'ConvInteger');
   });
 
+  // Depthwise ConvInteger stores the exact int32 sums through the depthwise kernel's epilogue: 7-wide
+  // rows (staged over the padded span) and 40-wide rows (row by row), stride 1 and 2.
+  for (const [h, w, stride] of [[9, 7, 1], [6, 40, 1], [11, 40, 2]]) {
+    it(`depthwise ConvInteger u8 ${h}x${w} stride ${stride}`, async () => {
+      const random = rng(3004 + h + stride);
+      const c = 5;
+      const x = randomInts(random, c * h * w, 0, 255);
+      const weights = randomInts(random, c * 9, -128, 127);
+      const model = buildModel({
+        inputs: [{ name: 'x', dtype: 'uint8', shape: [1, c, h, w] }],
+        outputs: [{ name: 'y', dtype: 'int32' }],
+        initializers: { w: tensorValue('int8', [c, 1, 3, 3], weights), xz: tensorValue('uint8', [], [131]) },
+        nodes: [{ op: 'ConvInteger', inputs: ['x', 'w', 'xz'], outputs: ['y'], attrs: { group: c, pads: [1, 1, 1, 1], strides: [stride, stride] } }],
+      });
+      await expectSameEverywhere(model, { x: { dtype: 'uint8', shape: [1, c, h, w], data: Uint8Array.from(x) } }, 'depthwise ConvInteger');
+    });
+  }
+
   it('QGemm with transposed B and bias', async () => {
     const random = rng(3003);
     const m = 5, k = 70, n = 23;

@@ -109,8 +109,7 @@ class ConvOp : public Op {
       // Every CPU with a vector ISA here has AVX2.
       // Planes are small (down to 7x7): hand each task a range of them, not one.
       parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, 4096 / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
-        thread_local std::vector<int32_t> acc;
-        if (acc.size() < size_t(outPlane)) acc.resize(size_t(outPlane));
+        cpu::DepthwiseRunner runner(g);
         for (int64_t chunk = begin; chunk < end; ++chunk) {
           const int64_t n = chunk / groups, group = chunk % groups;
           const cpu::PackedWeights& w = layer_->weights(group);
@@ -121,9 +120,7 @@ class ConvOp : public Op {
           plane.weights = w.plain.data();
           plane.weightZeroPoint = w.zeroPoints[0];
           plane.bias = layer_->bias(group, 0);
-          plane.g = g;
-          cpu::depthwiseAccumulateAvx2(plane, acc.data());
-          cpu::rowEpilogueAvx2(layer_->epilogue(group, outputOf(n, group), outPlane, 1), 0, 0, outPlane, acc.data(), 0, 0, nullptr);
+          runner.run(plane, layer_->epilogue(group, outputOf(n, group), outPlane, 1));
         }
       });
     } else if (ctx.isa == cpu::Isa::Scalar) {
