@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import { info, loadModel, readTensorFile } from '../dist/index.js';
 import { addon } from '../dist/native.js';
-import { matMulIntegerModel } from './models.mjs';
+import { matMulIntegerModel, modelGemms, modelLayers, qlinearConvModel } from './models.mjs';
 import { barChart, lineChart } from './svg.mjs';
 import { float32Exactness, loadPeers, peerGemm } from './peers.mjs';
 import { root, quick, jsonOut, sharedModels } from './options.mjs';
@@ -42,7 +42,7 @@ function progress(label) {
   process.stderr.write(`  … ${label}\n`);
 }
 
-const results = { machine: {}, peak: {}, gemm: [], models: [], peers: {}, float32Exactness: [] };
+const results = { machine: {}, peak: {}, gemm: [], layerGemms: [], layers: [], models: [], peers: {}, float32Exactness: [] };
 const peers = await loadPeers();
 results.peers = { absent: peers.absent, present: ['tfjs', 'tfjsNative', 'gpujs'].filter((p) => peers[p]) };
 const i = info();
@@ -98,6 +98,36 @@ for (const n of quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]) {
   row.ratioVsExact = row.bitexactGops / row.ortExactGops;
   row.computeRatio = row.bitexactComputeGops / row.ortGops;
   results.gemm.push(row);
+}
+
+// --- the real models' layers, one at a time -----------------------------------------------
+// Engine time only on both sides (bitexact's timings.runMs leaves out hashing and the N-API copies).
+async function compareLayer(bytes, inputName, input, ops) {
+  const m = await loadModel(bytes, { backend: 'cpu', threads });
+  const computeMs = [];
+  await time(async () => computeMs.push((await m.run({ [inputName]: input })).timings.runMs), { minMs: quick ? 200 : 600 });
+  m.dispose();
+  computeMs.sort((x, y) => x - y);
+  const s = await ort.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  const ortMs = await time(() => s.run({ [inputName]: new ort.Tensor(input.dtype, input.data, input.shape) }), { minMs: quick ? 200 : 600 });
+  await s.release();
+  const bitexactMs = computeMs[computeMs.length >> 1];
+  return { bitexactMs, ortMs, bitexactGops: ops / bitexactMs / 1e6, ortGops: ops / ortMs / 1e6, ratio: bitexactMs / ortMs };
+}
+for (const batch of quick ? [1] : [1, 16]) {
+  for (const g of modelGemms) {
+    const m = g.m === 1 ? batch : g.m * batch;  // a classifier's rows are the batch
+    progress(`layer GEMM ${g.name} batch ${batch}`);
+    const { bytes, a } = matMulIntegerModel(m, g.k, g.n);
+    const row = await compareLayer(bytes, 'A', { dtype: 'uint8', shape: [m, g.k], data: a }, 2 * m * g.k * g.n);
+    results.layerGemms.push({ name: g.name, batch, shape: `${m}x${g.k}x${g.n}`, ...row });
+  }
+  for (const layer of modelLayers) {
+    progress(`layer ${layer.name} batch ${batch}`);
+    const { bytes, x, shape, macs } = qlinearConvModel({ n: batch, ...layer });
+    const row = await compareLayer(bytes, 'x', { dtype: 'uint8', shape, data: x }, 2 * macs);
+    results.layers.push({ name: layer.name, batch, ...row });
+  }
 }
 
 progress('float32 exactness');
@@ -175,6 +205,14 @@ lines.push('| K (int8 dot length) | largest exact sum | float32 accumulation err
 lines.push('|---|---|---|---|---|');
 for (const e of results.float32Exactness) lines.push(`| ${e.k} | ${e.maxExact} | ${e.float32AccumulationError} | ${e.tfjsError ?? 'n/a'} | ${e.gpujsError ?? 'n/a'} |`);
 lines.push('Float32 represents integers exactly only up to 2^24 = 16777216: from K = 1041 (127·127·K > 2^24) sums of int8 products come back wrong, in an accumulator or in the result. bitexact accumulates in int32 with a proven bound.');
+lines.push('');
+lines.push('| layer GEMM (MatMulInteger u8 x s8) | batch | M x K x N | bitexact compute GOPS | ORT GOPS | time bitexact / ORT |');
+lines.push('|---|---|---|---|---|---|');
+for (const g of results.layerGemms) lines.push(`| ${g.name} | ${g.batch} | ${g.shape} | ${f(g.bitexactGops, 1)} | ${f(g.ortGops, 1)} | ${f(g.ratio)} |`);
+lines.push('');
+lines.push('| conv layer (QLinearConv u8 x s8 per channel) | batch | bitexact compute ms | ORT ms | bitexact GOPS | ORT GOPS | time bitexact / ORT |');
+lines.push('|---|---|---|---|---|---|---|');
+for (const l of results.layers) lines.push(`| ${l.name} | ${l.batch} | ${f(l.bitexactMs, 3)} | ${f(l.ortMs, 3)} | ${f(l.bitexactGops, 1)} | ${f(l.ortGops, 1)} | ${f(l.ratio)} |`);
 lines.push('');
 lines.push(`| model | batch | bitexact ms | traced ms | trace cost | ORT ms | ORT exact ms | latency bitexact / ORT | / ORT exact | 1 -> ${threads} threads | peak RSS MB (bound) |`);
 lines.push('|---|---|---|---|---|---|---|---|---|---|---|');

@@ -160,6 +160,10 @@ describe('QLinearMatMul', () => {
     [[2, 9, 33], 17, 'int8', 'int8'],
     [[3, 2048], 19, 'uint8', 'uint8'],
     [[40, 300], 70, 'int8', 'uint8'],
+    // At most four rows of A take the narrow path (no 16-column panels): a K tail, and enough
+    // weight columns to split across threads.
+    [[4, 37], 300, 'int8', 'uint8'],
+    [[2, 700], 400, 'uint8', 'int8'],
   ];
   shapes.forEach(([aShape, n, aType, bType], i) => {
     it(`A${JSON.stringify(aShape)} x B[${aShape[aShape.length - 1]},${n}] ${aType}x${bType}`, async () => {

@@ -44,6 +44,24 @@ void centreColumns(const T* src, int16_t* dst, int64_t j, int64_t end, int64_t f
   for (; j < end; ++j) dst[j] = int16_t(int32_t(src[first + j * stride]) - zx);
 }
 
+// rows x width bytes from src (row stride srcStride) to dst (rows back to back), for short rows:
+// eight-byte moves, the last one of each row overlapping; rows under eight bytes are moved as eight
+// bytes whose excess the next row overwrites, except the last row, which goes byte by byte.
+inline void copyRows(const uint8_t* src, int64_t srcStride, uint8_t* dst, int64_t width, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* from = src + r * srcStride;
+    uint8_t* to = dst + r * width;
+    if (width >= 8) {
+      for (int64_t i = 0; i + 8 < width; i += 8) std::memcpy(to + i, from + i, 8);
+      std::memcpy(to + width - 8, from + width - 8, 8);
+    } else if (r + 1 < rows) {
+      std::memcpy(to, from, 8);  // the staging buffer holds whole vector steps: the read stays inside
+    } else {
+      for (int64_t i = 0; i < width; ++i) to[i] = from[i];
+    }
+  }
+}
+
 }  // namespace
 
 // Padding positions hold the input zero point, a real 0, so they contribute nothing.
@@ -80,11 +98,13 @@ DepthwiseRunner::DepthwiseRunner(const Conv2dGeometry& g) : g_(g) {
   const int64_t filled = sh * sw * phaseSize_;
   padded_.assign(size_t(std::max(filled, maxOffset + steps_ * 16)), 0);  // the slack stays 0
   acc_.resize(size_t(steps_ * 16));
-  if (phaseWidth_ != g.outW && g.outW < 32) stage_.resize(size_t(span_) * 4);
+  if (phaseWidth_ != g.outW && g.outW < 32) stage_.resize(size_t(steps_ * 16) * 4);
   pairOffset_.reserve(tapOffset_.size() + 1);
   pairWeight_.reserve(tapOffset_.size() / 2 + 1);
 }
 
+// Writes the inside of the plane only: the padding positions are the same for every plane and
+// stay 0 from the constructor.
 template <typename T>
 void DepthwiseRunner::fill(const DepthwisePlane& p) {
   const Conv2dGeometry& g = g_;
@@ -94,16 +114,12 @@ void DepthwiseRunner::fill(const DepthwisePlane& p) {
   for (int64_t py = 0; py < sh; ++py) {
     for (int64_t px = 0; px < sw; ++px) {
       const int64_t jBegin = columnBegin_[size_t(px)], jEnd = columnEnd_[size_t(px)];
+      if (jBegin >= jEnd) continue;
       for (int64_t pr = 0; pr < phaseRows_; ++pr) {
-        int16_t* dst = padded + (py * sw + px) * phaseSize_ + pr * phaseWidth_;
         const int64_t iy = pr * sh + py - g.padTop;
-        if (pr * sh + py >= rows_ || iy < 0 || iy >= g.inH || jBegin >= jEnd) {
-          std::memset(dst, 0, size_t(phaseWidth_) * sizeof(int16_t));
-          continue;
-        }
-        std::memset(dst, 0, size_t(jBegin) * sizeof(int16_t));
+        if (pr * sh + py >= rows_ || iy < 0 || iy >= g.inH) continue;
+        int16_t* dst = padded + (py * sw + px) * phaseSize_ + pr * phaseWidth_;
         centreColumns(x + iy * g.inW, dst, jBegin, jEnd, px - g.padLeft, sw, g.inW - 1, p.inputZeroPoint);
-        std::memset(dst + jEnd, 0, size_t(phaseWidth_ - jEnd) * sizeof(int16_t));
       }
     }
   }
@@ -155,13 +171,17 @@ void DepthwiseRunner::run(const DepthwisePlane& p, const GemmEpilogue& e) {
   } else if (g.outW >= 32) {
     for (int64_t oy = 0; oy < g.outH; ++oy) rowEpilogueAvx2(e, 0, oy * g.outW, g.outW, out + oy * phaseWidth_, 0, 0, nullptr);
   } else {
-    const size_t elementBytes = e.requantize ? 1 : 4;
     GemmEpilogue staged = e;
     staged.out = stage_.data();
     staged.rowStride = 0;
-    rowEpilogueAvx2(staged, 0, 0, span_, out, 0, 0, nullptr);
-    for (int64_t oy = 0; oy < g.outH; ++oy) {
-      std::memcpy(e.out + size_t(oy * g.outW) * elementBytes, stage_.data() + size_t(oy * phaseWidth_) * elementBytes, size_t(g.outW) * elementBytes);
+    // A whole number of vector steps (the accumulators past the span are computed, and dropped).
+    rowEpilogueAvx2(staged, 0, 0, (span_ + 7) & ~int64_t(7), out, 0, 0, nullptr);
+    if (!e.requantize) {
+      for (int64_t oy = 0; oy < g.outH; ++oy) {
+        std::memcpy(e.out + size_t(oy * g.outW) * 4, stage_.data() + size_t(oy * phaseWidth_) * 4, size_t(g.outW) * 4);
+      }
+    } else {
+      copyRows(stage_.data(), phaseWidth_, e.out, g.outW, g.outH);
     }
   }
 }

@@ -326,9 +326,54 @@ bool packedGemmSelfTest(Isa isa) {
   return true;
 }
 
+namespace {
+
+// The narrow path (columns <= kNarrowColumns): the columns come out of one packed panel, widened
+// to int16 rows of K; each task takes a range of weight rows and finishes its outputs through the
+// exact scalar epilogue (a few thousand outputs at most per column).
+void runNarrowGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSource& src, int64_t columns,
+                   const GemmEpilogue& e) {
+  const int64_t depth = w.depth, quads = quadCount(depth);
+  std::vector<uint8_t> panel(size_t(quads * kPanelWidth * 4) + 64);
+  int32_t colSums[kPanelWidth] = {0};
+  src.packPanel(0, columns, panel.data(), w.anyZeroPoint ? colSums : nullptr);
+  std::vector<int16_t> widened(size_t(columns * depth));
+  for (int64_t c = 0; c < columns; ++c) {
+    for (int64_t k = 0; k < depth; ++k) widened[size_t(c * depth + k)] = panel[size_t(((k >> 2) * kPanelWidth + c) * 4 + (k & 3))];
+  }
+  constexpr int64_t kRowsPerTask = 64;
+  const int64_t tasks = (w.rows + kRowsPerTask - 1) / kRowsPerTask;
+  const auto runRows = [&](int64_t task) {
+    const int64_t row0 = task * kRowsPerTask, rows = std::min(kRowsPerTask, w.rows - row0);
+    int32_t dots[kRowsPerTask * kNarrowColumns];
+    narrowDotsAvx2(w.plain.data() + row0 * depth, rows, depth, widened.data(), columns, dots);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t row = row0 + r;
+      const uint32_t zb = uint32_t(w.zeroPoints[size_t(row)]);
+      for (int64_t c = 0; c < columns; ++c) {
+        const uint32_t correction = zb == 0 ? 0u : zb * uint32_t(colSums[c]);
+        storeAccumulator(e, row, c, int32_t(uint32_t(dots[r * columns + c]) + uint32_t(e.rowConstant[row]) - correction));
+      }
+    }
+  };
+  // Below 2^17 multiply-adds the pool's wake-up costs more than it saves.
+  if (w.rows * depth * columns < (int64_t(1) << 17) || tasks == 1) {
+    for (int64_t t = 0; t < tasks; ++t) runRows(t);
+  } else {
+    pool.parallelFor(tasks, runRows);
+  }
+}
+
+}  // namespace
+
 void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSource& src, int64_t columns,
                    const GemmEpilogue& e) {
   if (w.isa == Isa::Scalar) fail(ErrorCode::Internal, "packed GEMM called for the scalar reference");
+  // Every CPU with AVX-512 VNNI has AVX2, which the narrow kernel needs.
+  if (columns <= kNarrowColumns && !e.wideOutput) {
+    runNarrowGemm(pool, w, src, columns, e);
+    return;
+  }
   const int mr = w.rowsPerBlock;
   const int64_t quads = quadCount(w.depth);
   const int64_t panels = (columns + kPanelWidth - 1) / kPanelWidth;

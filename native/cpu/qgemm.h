@@ -118,6 +118,14 @@ void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t
 constexpr int kRowsPerBlockAvx2 = 4;
 constexpr int kRowsPerBlockAvx512 = 8;
 
+// Products with at most kNarrowColumns activation columns (a classifier at batch 1, a 1 x 1 map)
+// skip the 16-column panels, which would be mostly padding: dots[r * columnCount + c] =
+// sum_k weights[r][k] * columns[c][k] with the plain s8 weights and the activations widened to
+// int16 (u8 domain), wrap-around int32 like every other path.
+constexpr int64_t kNarrowColumns = 4;
+void narrowDotsAvx2(const int8_t* weights, int64_t rows, int64_t depth, const int16_t* columns, int64_t columnCount,
+                    int32_t* dots);
+
 // Finishes `count` consecutive columns of one row: acc + rowConstant - zb*colSums (wrap-around
 // int32), then the epilogue (requantise or store int32) into out[row*rowStride + (p0+i)*colStride].
 // The AVX2 version is byte-identical to the portable one (tests compare them).

@@ -58,6 +58,47 @@ void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads
   halfPanel(panel + 32, w, quads, acc + 8, accStride);
 }
 
+namespace {
+
+// Per row and column: sixteen weights widened to int16 against sixteen activations, vpmaddwd
+// (exact: |a| <= 255, |b| <= 128), int32 lanes summed at the end. The depth's tail goes one by one.
+template <int kColumns>
+void narrowDots(const int8_t* weights, int64_t rows, int64_t depth, const int16_t* columns, int32_t* dots) {
+  const int64_t full = depth & ~int64_t(15);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* w = weights + r * depth;
+    __m256i sums[kColumns];
+    for (int c = 0; c < kColumns; ++c) sums[c] = _mm256_setzero_si256();
+    for (int64_t k = 0; k < full; k += 16) {
+      const __m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)));
+      for (int c = 0; c < kColumns; ++c) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(columns + c * depth + k));
+        sums[c] = _mm256_add_epi32(sums[c], _mm256_madd_epi16(a, b));
+      }
+    }
+    for (int c = 0; c < kColumns; ++c) {
+      const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(sums[c]), _mm256_extracti128_si256(sums[c], 1));
+      const __m128i quad = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0x4e));
+      uint32_t dot = uint32_t(_mm_cvtsi128_si32(_mm_add_epi32(quad, _mm_shuffle_epi32(quad, 0xb1))));
+      for (int64_t k = full; k < depth; ++k) dot += uint32_t(int32_t(w[k]) * int32_t(columns[c * depth + k]));
+      dots[r * kColumns + c] = int32_t(dot);
+    }
+  }
+}
+
+}  // namespace
+
+void narrowDotsAvx2(const int8_t* weights, int64_t rows, int64_t depth, const int16_t* columns, int64_t columnCount,
+                    int32_t* dots) {
+  static_assert(kNarrowColumns == 4, "one instantiation per column count");
+  switch (columnCount) {
+    case 1: narrowDots<1>(weights, rows, depth, columns, dots); break;
+    case 2: narrowDots<2>(weights, rows, depth, columns, dots); break;
+    case 3: narrowDots<3>(weights, rows, depth, columns, dots); break;
+    default: narrowDots<4>(weights, rows, depth, columns, dots); break;
+  }
+}
+
 void rowEpilogueAvx2(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc,
                      uint32_t rowConstant, uint32_t zb, const int32_t* colSums) {
   const __m256i c = _mm256_set1_epi32(int32_t(rowConstant));

@@ -1,6 +1,7 @@
 #include "thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <xmmintrin.h>
 
@@ -18,6 +19,22 @@ struct ThreadPool::Job {
 };
 
 namespace {
+// How long an idle thread polls for work before it sleeps on a condition variable. A model runs
+// one parallel op after another with short serial gaps, and waking a sleeping thread costs tens
+// of microseconds (more on a VM): polling across the gaps keeps small ops worth splitting.
+constexpr std::chrono::microseconds kSpin{200};
+
+// Polls until ready() or kSpin has passed; true when ready.
+template <typename Ready>
+bool spinFor(Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    _mm_pause();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return ready();
+  }
+}
+
 // The float boundary ops assume round-to-nearest and no flush-to-zero / denormals-are-zero.
 // Something else in the process could have changed MXCSR; our threads set it explicitly.
 void setDefaultFloatMode() { _mm_setcsr(0x1f80); }
@@ -56,6 +73,7 @@ void ThreadPool::workerLoop() {
   setDefaultFloatMode();
   for (;;) {
     std::shared_ptr<Job> job;
+    spinFor([this] { return queued_.load() > 0 || stopping_.load(); });
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
@@ -63,6 +81,7 @@ void ThreadPool::workerLoop() {
       job = jobs_.front();
       if (job->next.load() >= job->chunks) {
         jobs_.pop_front();  // fully handed out; its owner waits for the stragglers
+        queued_.fetch_sub(1);
         continue;
       }
     }
@@ -84,18 +103,23 @@ void ThreadPool::parallelFor(int64_t chunks, const std::function<void(int64_t)>&
   {
     std::lock_guard<std::mutex> lock(mutex_);
     jobs_.push_back(job);
+    queued_.fetch_add(1);
   }
   wake_.notify_all();
   while (runOneChunk(*job)) {
   }
-  {
+  if (!spinFor([&] { return job->finished.load() == job->chunks; })) {
     std::unique_lock<std::mutex> lock(job->doneMutex);
     job->done.wait(lock, [&] { return job->finished.load() == job->chunks; });
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
-      if (*it == job) { jobs_.erase(it); break; }
+      if (*it == job) {
+        jobs_.erase(it);
+        queued_.fetch_sub(1);
+        break;
+      }
     }
   }
   if (job->error) std::rethrow_exception(job->error);

@@ -5,6 +5,7 @@
 // arithmetic is exact and every chunk writes disjoint output.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -37,7 +38,8 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Job>> jobs_;
-  bool stopping_ = false;
+  std::atomic<int64_t> queued_{0};  // jobs_.size(), readable without the lock (idle threads poll it)
+  std::atomic<bool> stopping_{false};
 };
 
 int defaultThreadCount();
