@@ -1,4 +1,4 @@
-// ONNX's own backend conformance cases for the integer ops (Debian package libonnx-testdata).
+// ONNX's own backend conformance cases for the integer ops and MaxPool (Debian package libonnx-testdata).
 // Integer outputs must be exact. Where ONNX's reference requantises in float and rounds
 // differently from bitexact's fixed-point rule, the differing elements are counted and must be
 // within 1 LSB.
@@ -17,6 +17,11 @@ const CASES = [
   'test_quantizelinear', 'test_quantizelinear_axis', 'test_dequantizelinear', 'test_dequantizelinear_axis',
   'test_matmulinteger', 'test_basic_convinteger', 'test_convinteger_with_padding', 'test_convinteger_without_padding',
   'test_qlinearmatmul_2D', 'test_qlinearmatmul_3D', 'test_qlinearconv',
+  // MaxPool's window walk (interior windows skip the bounds checks; edges, ceil mode, dilations).
+  'test_maxpool_1d_default', 'test_maxpool_2d_ceil', 'test_maxpool_2d_default', 'test_maxpool_2d_dilations',
+  'test_maxpool_2d_pads', 'test_maxpool_2d_precomputed_pads', 'test_maxpool_2d_precomputed_same_upper',
+  'test_maxpool_2d_precomputed_strides', 'test_maxpool_2d_same_lower', 'test_maxpool_2d_same_upper',
+  'test_maxpool_2d_strides', 'test_maxpool_2d_uint8',
 ];
 
 function readPb(path: string): Tensor & { name?: string } {

@@ -155,25 +155,51 @@ template <typename T>
 void maxPoolPlanes(const T* x, T* y, int64_t planes, int64_t inH, int64_t inW, int64_t outH, int64_t outW,
                    const int64_t* kernel, const int64_t* stride, const int64_t* dilation, const int64_t* padBegin,
                    cpu::ThreadPool& pool) {
-  pool.parallelFor(planes, [&](int64_t p) {
-    const T* src = x + p * inH * inW;
-    T* dst = y + p * outH * outW;
-    for (int64_t oy = 0; oy < outH; ++oy) {
-      for (int64_t ox = 0; ox < outW; ++ox) {
-        T best = std::numeric_limits<T>::lowest();
-        bool any = false;
-        for (int64_t ky = 0; ky < kernel[0]; ++ky) {
-          const int64_t iy = oy * stride[0] - padBegin[0] + ky * dilation[0];
-          if (iy < 0 || iy >= inH) continue;
-          for (int64_t kx = 0; kx < kernel[1]; ++kx) {
-            const int64_t ix = ox * stride[1] - padBegin[1] + kx * dilation[1];
-            if (ix < 0 || ix >= inW) continue;
-            const T v = src[iy * inW + ix];
-            // NaN never wins, so float max stays deterministic.
-            if (!any || v > best) { best = v; any = true; }
+  // Output columns whose whole window lies inside the row: no bounds checks there.
+  const int64_t oxBegin = std::min(outW, (padBegin[1] + stride[1] - 1) / stride[1]);
+  const int64_t lastTap = (kernel[1] - 1) * dilation[1];
+  const int64_t oxEnd = std::max(oxBegin, std::min(outW, inW - 1 - lastTap + padBegin[1] >= 0 ? (inW - 1 - lastTap + padBegin[1]) / stride[1] + 1 : 0));
+  // Small planes (a digit's feature maps): several per task, not one.
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(outH * outW * kernel[0] * kernel[1], 1));
+  pool.parallelFor((planes + grain - 1) / grain, [&](int64_t task) {
+    for (int64_t p = task * grain; p < std::min(planes, (task + 1) * grain); ++p) {
+      const T* src = x + p * inH * inW;
+      T* dst = y + p * outH * outW;
+      for (int64_t oy = 0; oy < outH; ++oy) {
+        const int64_t iy0 = oy * stride[0] - padBegin[0];
+        const bool rowsInside = iy0 >= 0 && iy0 + (kernel[0] - 1) * dilation[0] < inH;
+        for (int64_t ox = 0; ox < outW; ++ox) {
+          if (rowsInside && ox == oxBegin && oxEnd > oxBegin) {
+            // Every tap of these windows is inside: the first tap seeds the maximum, so no flag.
+            for (; ox < oxEnd; ++ox) {
+              const T* window = src + iy0 * inW + ox * stride[1] - padBegin[1];
+              T best = window[0];
+              for (int64_t ky = 0; ky < kernel[0]; ++ky) {
+                const T* row = window + ky * dilation[0] * inW;
+                for (int64_t kx = 0; kx < kernel[1]; ++kx) {
+                  const T v = row[kx * dilation[1]];
+                  if (v > best) best = v;  // NaN never wins, as below
+                }
+              }
+              dst[oy * outW + ox] = best;
+            }
+            if (ox == outW) break;
           }
+          T best = std::numeric_limits<T>::lowest();
+          bool any = false;
+          for (int64_t ky = 0; ky < kernel[0]; ++ky) {
+            const int64_t iy = oy * stride[0] - padBegin[0] + ky * dilation[0];
+            if (iy < 0 || iy >= inH) continue;
+            for (int64_t kx = 0; kx < kernel[1]; ++kx) {
+              const int64_t ix = ox * stride[1] - padBegin[1] + kx * dilation[1];
+              if (ix < 0 || ix >= inW) continue;
+              const T v = src[iy * inW + ix];
+              // NaN never wins, so float max stays deterministic.
+              if (!any || v > best) { best = v; any = true; }
+            }
+          }
+          dst[oy * outW + ox] = best;
         }
-        dst[oy * outW + ox] = best;
       }
     }
   });
