@@ -114,6 +114,42 @@ describe('QLinearAdd / QLinearMul', () => {
     expect(Array.from(r.outputs.y.data as Int8Array)).toEqual(expected);
   });
 
+  // Broadcast runs: a squeeze-and-excitation scale [N, C, 1, 1] over [N, C, H, W] (runs of 35 and
+  // of 600, longer than the kernel's chunk), a row vector, two
+  // operands broadcast both ways, a scalar; uint8 and int8; M = 0.0075 and M = 1.5 (above 1).
+  for (const [aShape, bShape, t, params] of [
+    [[2, 24, 1, 1], [2, 24, 5, 7], 'uint8', [f(0.02), 3, f(0.03), 128, f(0.08), 100]],
+    [[1, 3, 20, 30], [1, 3, 1, 1], 'uint8', [f(0.02), 3, f(0.03), 128, f(0.08), 100]],
+    [[4, 10], [10], 'int8', [f(0.05), -3, f(0.03), 9, f(0.2), 4]],
+    [[3, 1, 4], [2, 1, 5, 1], 'uint8', [f(0.02), 250, f(0.03), 0, f(0.08), 0]],
+    [[], [37], 'int8', [f(0.5), -128, f(0.3), 127, f(0.1), -20]],
+  ] as [number[], number[], ElemName, number[]][]) {
+    it(`QLinearMul ${JSON.stringify(aShape)} x ${JSON.stringify(bShape)} (${t}) matches requantize((a-za)(b-zb))`, async () => {
+      const random = rng(aShape.length * 17 + bShape.length);
+      const [lo, hi] = t === 'int8' ? [-128, 127] : [0, 255];
+      const a = randomInts(random, aShape.reduce((x, y) => x * y, 1), lo, hi);
+      const b = randomInts(random, bShape.reduce((x, y) => x * y, 1), lo, hi);
+      const Typed = t === 'int8' ? Int8Array : Uint8Array;
+      const r = await expectSameEverywhere(binaryModel('QLinearMul', aShape, bShape, t, params), {
+        a: { dtype: t, shape: aShape, data: Typed.from(a) },
+        b: { dtype: t, shape: bShape, data: Typed.from(b) },
+      }, 'QLinearMul');
+      const out = r.outputs.y;
+      const rank = out.shape.length;
+      const pad = (s: number[]) => [...Array(rank - s.length).fill(1), ...s];
+      const pa = pad(aShape), pb = pad(bShape);
+      const index = (coord: number[], s: number[]) => coord.reduce((acc, c, d) => acc * s[d] + (s[d] === 1 ? 0 : c), 0);
+      const m = (params[0] * params[2]) / params[4];
+      for (let i = 0; i < out.data.length; i++) {
+        const coord: number[] = [];
+        let rest = i;
+        for (let d = rank - 1; d >= 0; d--) { coord.unshift(rest % out.shape[d]); rest = Math.floor(rest / out.shape[d]); }
+        const product = (a[index(coord, pa)] - params[1]) * (b[index(coord, pb)] - params[3]);
+        expect(out.data[i]).toBe(requantize(product, m, params[5], lo, hi));
+      }
+    });
+  }
+
   it('QLinearMul int8 matches requantize((a-za)(b-zb))', async () => {
     const random = rng(77);
     const params = [f(0.02), -5, f(0.03), 7, f(0.01), -1];

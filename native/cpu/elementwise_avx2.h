@@ -12,4 +12,9 @@ namespace bx::cpu {
 void qlinearAddBytesAvx2(const uint8_t* a, bool signedA, int32_t za, const uint8_t* b, bool signedB, int32_t zb,
                          const MultiplierPair& m, int32_t zy, QRange range, uint8_t* y, int64_t n);
 
+// y[j] = clamp(zy + RHE(M * (a[j*strideA] - za)(b[j*strideB] - zb))) for j < n, strides 0 (one
+// element broadcast along the run) or 1 (QLinearMul's rule).
+void qlinearMulBytesAvx2(const uint8_t* a, int64_t strideA, bool signedA, int32_t za, const uint8_t* b, int64_t strideB,
+                         bool signedB, int32_t zb, Multiplier m, int32_t zy, QRange range, uint8_t* y, int64_t n);
+
 }  // namespace bx::cpu

@@ -25,4 +25,26 @@ BroadcastPlan planBroadcast(const Shape& a, const Shape& b, const std::string& w
   return p;
 }
 
+BroadcastPlan coalesceBroadcast(const BroadcastPlan& plan) {
+  BroadcastPlan merged;
+  for (size_t d = 0; d < plan.output.size(); ++d) {
+    if (plan.output[d] == 1) continue;
+    const int64_t n = plan.output[d], sa = plan.stridesA[d], sb = plan.stridesB[d];
+    if (!merged.output.empty()) {
+      // The previous (outer) dim continues into this one for both operands: one dim of n * size.
+      const size_t p = merged.output.size() - 1;
+      if (merged.stridesA[p] == sa * n && merged.stridesB[p] == sb * n) {
+        merged.output[p] *= n;
+        merged.stridesA[p] = sa;
+        merged.stridesB[p] = sb;
+        continue;
+      }
+    }
+    merged.output.push_back(n);
+    merged.stridesA.push_back(sa);
+    merged.stridesB.push_back(sb);
+  }
+  return merged;
+}
+
 }  // namespace bx

@@ -3,6 +3,7 @@
 // elementwise functions of one quantized value (HardSwish, HardSigmoid, Relu, Clip, LeakyRelu)
 // and for float preprocessing of a uint8 input; the tables are built at load time with binary32
 // basic operations only (docs/determinism.md, "Lookup tables").
+#include <algorithm>
 #include <cstring>
 
 #include "../device.h"
@@ -36,8 +37,17 @@ class LutOp : public Op {
       const uint8_t* src = x.bytes();
       uint8_t* dst = y.buffer->data();
       const uint8_t* table = table_.bytes();
+      // Runs of one channel (the whole tensor for a per-tensor table): the channel is found once
+      // per run, not per element.
+      const int64_t run = channels_ > 1 ? layout.inner : x.size();
       parallelRange(ctx.pool, x.size(), 1 << 14, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) dst[i] = table[channelOf(i) * 256 + uint8_t(src[i] ^ offset)];
+        for (int64_t i = begin; i < end;) {
+          const int64_t stop = std::min(end, (i / run + 1) * run);
+          const uint8_t* __restrict row = table + channelOf(i) * 256;
+          const uint8_t* __restrict from = src;
+          uint8_t* __restrict to = dst;
+          for (; i < stop; ++i) to[i] = row[uint8_t(from[i] ^ offset)];
+        }
       });
     } else {
       const int32_t lo = rangeOf(x.dtype).lo;

@@ -18,6 +18,26 @@ struct ReduceStage {
   bool keepDims = true;
 };
 
+// sum of count quantized elements from index `first` (|sum| bounded by the op's int32 check;
+// the sum of raw values minus count * zx equals the sum of centred ones modulo 2^32, and both
+// are exact here). Typed loops the compiler vectorises.
+template <typename T>
+int32_t typedRowSum(const T* p, int64_t count) {
+  uint32_t sum = 0;
+  for (int64_t j = 0; j < count; ++j) sum += uint32_t(int32_t(p[j]));
+  return int32_t(sum);
+}
+
+int32_t rowSum(const Tensor& x, int64_t first, int64_t count) {
+  switch (x.dtype) {
+    case DType::UInt8: return typedRowSum(x.data<uint8_t>() + first, count);
+    case DType::Int8: return typedRowSum(x.data<int8_t>() + first, count);
+    case DType::UInt16: return typedRowSum(x.data<uint16_t>() + first, count);
+    case DType::Int16: return typedRowSum(x.data<int16_t>() + first, count);
+    default: fail(ErrorCode::Internal, "rowSum of a non-quantized type");
+  }
+}
+
 class QuantizedMeanOp : public Op {
  public:
   QuantizedMeanOp(QuantParams x, QuantParams y, std::vector<ReduceStage> stages, std::string where)
@@ -93,8 +113,18 @@ class QuantizedMeanOp : public Op {
     std::vector<int32_t> sums(size_t(outCount), 0);
     std::vector<int64_t> coord(rank, 0);
     const int32_t zx = x_.zeroPoints[0];
+    // Trailing reduced dims (global pooling over H, W): each mean is one contiguous row.
+    size_t firstReduced = rank;
+    while (firstReduced > 0 && reduced[firstReduced - 1]) --firstReduced;
+    bool trailing = firstReduced < rank;
+    for (size_t d = 0; d < firstReduced; ++d) trailing = trailing && !reduced[d];
+    if (trailing) {
+      parallelRange(ctx.pool, outCount, std::max<int64_t>(1, (1 << 14) / p.count), [&](int64_t begin, int64_t end) {
+        for (int64_t row = begin; row < end; ++row) sums[size_t(row)] = int32_t(uint32_t(rowSum(x, row * p.count, p.count)) - uint32_t(p.count) * uint32_t(zx));
+      });
+    }
     int64_t o = 0;
-    for (int64_t i = 0, n = x.size(); i < n; ++i) {
+    for (int64_t i = 0, n = trailing ? 0 : x.size(); i < n; ++i) {
       sums[size_t(o)] += quantizedAt(x.bytes(), x.dtype, i) - zx;
       for (size_t d = rank; d-- > 0;) {
         o += outStride[d];

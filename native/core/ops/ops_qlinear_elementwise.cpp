@@ -211,6 +211,10 @@ class QLinearMulOp : public Op {
   QLinearMulOp(BinaryQuant q, Multiplier m, std::string where) : q_(std::move(q)), m_(m), where_(std::move(where)) {}
   void run(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const override {
     // |a - za| * |b - zb| <= 255 * 255: far inside int32.
+    if (ctx.isa != cpu::Isa::Scalar && !isWide(q_)) {
+      runVector(ctx, in, out);
+      return;
+    }
     runBinary(ctx, in, out, q_, where_, [this](int32_t a, int32_t b) { return applyMultiplier(a * b, m_); });
   }
   bool hasDeviceKernel() const override { return true; }
@@ -222,6 +226,27 @@ class QLinearMulOp : public Op {
   }
 
  private:
+  // Every vector ISA here implies AVX2: runs along the coalesced innermost dim (a squeeze-and-
+  // excitation scale [N, C, 1, 1] against [N, C, H, W] gives runs of H * W with one broadcast
+  // element) through the vector kernel; the scalar ISA keeps the element loop as the reference.
+  void runVector(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vector<Tensor>& out) const {
+    const Tensor& a = *in[0];
+    const Tensor& b = *in[3];
+    checkInputTypes(a.dtype, b.dtype, q_, where_);
+    const BroadcastPlan full = planBroadcast(a.shape, b.shape, where_);
+    const BroadcastPlan plan = coalesceBroadcast(full);
+    Tensor y = ctx.allocate(q_.y.dtype, full.output);
+    const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8;
+    uint8_t* dst = y.buffer->data();
+    parallelRange(ctx.pool, y.size(), 1 << 14, [&](int64_t begin, int64_t end) {
+      forEachBroadcastRun(plan, begin, end, [&](int64_t i, int64_t ia, int64_t ib, int64_t count, int64_t strideA, int64_t strideB) {
+        cpu::qlinearMulBytesAvx2(a.bytes() + ia, strideA, sa, q_.a.zeroPoints[0], b.bytes() + ib, strideB, sb, q_.b.zeroPoints[0], m_,
+                                 q_.y.zeroPoints[0], q_.y.range(), dst + i, count);
+      });
+    });
+    out[0] = std::move(y);
+  }
+
   BinaryQuant q_;
   Multiplier m_;
   std::string where_;
