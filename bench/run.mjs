@@ -25,17 +25,37 @@ function stack(sample, copies) {
   return { dtype: sample.dtype, shape: [sample.shape[0] * copies, ...sample.shape.slice(1)], data };
 }
 
-async function time(fn, { minMs = quick ? 300 : 1500, minRuns = 3 } = {}) {
-  await fn(); // warm-up
-  const samples = [];
-  const start = performance.now();
-  while (samples.length < minRuns || performance.now() - start < minMs) {
-    const t = performance.now();
-    await fn();
-    samples.push(performance.now() - t);
+/**
+ * Median time of each contender, measured in alternating rounds (about 200 ms of runs each) so
+ * that a slow patch of a shared machine hits every contender alike: the ratios stay meaningful
+ * even when absolute times drift. Between rounds the process idles for 40 ms, longer than the
+ * engines' thread pools poll for work after a run (onnxruntime's spin for about 20 ms), so no
+ * contender's idle threads compete with the next one's. A contender that returns a number
+ * reports that as its time (the engine's own timing); otherwise the wall time of the call counts.
+ */
+async function timeInterleaved(contenders, { minMs = quick ? 300 : 1500, minRuns = 3 } = {}) {
+  const names = Object.keys(contenders);
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  const idle = () => new Promise((resolve) => setTimeout(resolve, 40));
+  for (const n of names) {
+    await contenders[n](); // warm-up
+    await idle();
   }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]; // median ms
+  let spent = 0;
+  while (spent < minMs * names.length || names.some((n) => samples[n].length < minRuns)) {
+    for (const n of names) {
+      const roundStart = performance.now();
+      do {
+        const t = performance.now();
+        const reported = await contenders[n]();
+        samples[n].push(typeof reported === 'number' ? reported : performance.now() - t);
+      } while (performance.now() - roundStart < 200);
+      spent += performance.now() - roundStart;
+      await idle();
+    }
+  }
+  const median = (v) => v.sort((a, b) => a - b)[v.length >> 1];
+  return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
 }
 
 function progress(label) {
@@ -77,19 +97,23 @@ for (const n of quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]) {
   const { bytes, a } = matMulIntegerModel(n, n, n);
   const ops = 2 * n * n * n;
   const m = await loadModel(bytes, { backend: 'cpu', threads });
-  const computeMs = [];
-  const ours = await time(async () => computeMs.push((await m.run({ A: { dtype: 'uint8', shape: [n, n], data: a } })).timings.runMs));
-  m.dispose();
-  computeMs.sort((x, y) => x - y);
+  const sessions = {
+    ort: await ort.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' }),
+    ortExact: await ort.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: threads, graphOptimizationLevel: 'all', extra: { session: { x64quantprecision: '1' } } }),
+  };
+  const feed = { A: new ort.Tensor('uint8', a, [n, n]) };
+  const input = { A: { dtype: 'uint8', shape: [n, n], data: a } };
   // bitexact's run also hashes input and output (keccak256, 5 MB here) and copies them across
   // the N-API boundary; "compute" is the engine alone, comparable to a GEMM library call.
-  const row = { shape: `${n}x${n}x${n}`, bitexactGops: ops / ours / 1e6, bitexactComputeGops: ops / computeMs[computeMs.length >> 1] / 1e6 };
-  for (const [label, extra] of [['ortGops', {}], ['ortExactGops', { session: { x64quantprecision: '1' } }]]) {
-    const s = await ort.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: threads, graphOptimizationLevel: 'all', extra });
-    const feed = { A: new ort.Tensor('uint8', a, [n, n]) };
-    row[label] = ops / (await time(() => s.run(feed))) / 1e6;
-    await s.release();
-  }
+  const t = await timeInterleaved({
+    ours: () => m.run(input),
+    oursCompute: async () => (await m.run(input)).timings.runMs,
+    ort: () => sessions.ort.run(feed),
+    ortExact: () => sessions.ortExact.run(feed),
+  });
+  m.dispose();
+  for (const s of Object.values(sessions)) await s.release();
+  const row = { shape: `${n}x${n}x${n}`, bitexactGops: ops / t.ours / 1e6, bitexactComputeGops: ops / t.oursCompute / 1e6, ortGops: ops / t.ort / 1e6, ortExactGops: ops / t.ortExact / 1e6 };
   // The pure-JS float32 peers take seconds beyond 512^3; they are measured up to there.
   if (n <= (quick ? 256 : 512)) Object.assign(row, await peerGemm(peers, n, quick ? 1 : 3));
   row.n = n;
@@ -104,15 +128,15 @@ for (const n of quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]) {
 // Engine time only on both sides (bitexact's timings.runMs leaves out hashing and the N-API copies).
 async function compareLayer(bytes, inputName, input, ops) {
   const m = await loadModel(bytes, { backend: 'cpu', threads });
-  const computeMs = [];
-  await time(async () => computeMs.push((await m.run({ [inputName]: input })).timings.runMs), { minMs: quick ? 200 : 600 });
-  m.dispose();
-  computeMs.sort((x, y) => x - y);
   const s = await ort.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
-  const ortMs = await time(() => s.run({ [inputName]: new ort.Tensor(input.dtype, input.data, input.shape) }), { minMs: quick ? 200 : 600 });
+  const feed = { [inputName]: new ort.Tensor(input.dtype, input.data, input.shape) };
+  const t = await timeInterleaved({
+    ours: async () => (await m.run({ [inputName]: input })).timings.runMs,
+    ort: () => s.run(feed),
+  }, { minMs: quick ? 200 : 600 });
+  m.dispose();
   await s.release();
-  const bitexactMs = computeMs[computeMs.length >> 1];
-  return { bitexactMs, ortMs, bitexactGops: ops / bitexactMs / 1e6, ortGops: ops / ortMs / 1e6, ratio: bitexactMs / ortMs };
+  return { bitexactMs: t.ours, ortMs: t.ort, bitexactGops: ops / t.ours / 1e6, ortGops: ops / t.ort / 1e6, ratio: t.ours / t.ort };
 }
 for (const batch of quick ? [1] : [1, 16]) {
   for (const g of modelGemms) {
@@ -152,30 +176,28 @@ for (const [name, path, inputFile] of models) {
     progress(`${name} batch ${batch}`);
     const x = batch === sample.shape[0] ? sample : stack(sample, batch);
     const m = await loadModel(path, { backend: 'cpu', threads });
+    const traced = await loadModel(path, { backend: 'cpu', threads });
+    const single = await loadModel(path, { backend: 'cpu', threads: 1 });
     const inputName = m.inputs[0].name;
-    const ours = await time(() => m.run({ [inputName]: x }));
-    m.dispose();
-    const row = { model: name, batch, bitexactMs: ours };
-    for (const [label, extra] of [['ortMs', {}], ['ortExactMs', { session: { x64quantprecision: '1' } }]]) {
-      const s = await ort.InferenceSession.create(readFileSync(path), { intraOpNumThreads: threads, graphOptimizationLevel: 'all', extra });
-      const feed = { [s.inputNames[0]]: new ort.Tensor(x.dtype, x.data, x.shape) };
-      row[label] = await time(() => s.run(feed));
-      await s.release();
-    }
-    {
-      // The cost of tracing: the same model, every node's output hashed and committed.
-      const traced = await loadModel(path, { backend: 'cpu', threads });
-      row.tracedMs = await time(() => traced.run({ [inputName]: x }, { trace: true }));
-      traced.dispose();
-      row.traceOverhead = row.tracedMs / row.bitexactMs;
-    }
-    {
-      // Thread scaling: the same run on one thread.
-      const single = await loadModel(path, { backend: 'cpu', threads: 1 });
-      row.oneThreadMs = await time(() => single.run({ [inputName]: x }));
-      single.dispose();
-      row.threadScaling = row.oneThreadMs / row.bitexactMs;
-    }
+    const sessions = {
+      ort: await ort.InferenceSession.create(readFileSync(path), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' }),
+      ortExact: await ort.InferenceSession.create(readFileSync(path), { intraOpNumThreads: threads, graphOptimizationLevel: 'all', extra: { session: { x64quantprecision: '1' } } }),
+    };
+    const feed = { [sessions.ort.inputNames[0]]: new ort.Tensor(x.dtype, x.data, x.shape) };
+    // The cost of tracing (every node's output hashed and committed) and thread scaling (the same
+    // run on one thread) are measured in the same rounds.
+    const t = await timeInterleaved({
+      ours: () => m.run({ [inputName]: x }),
+      ort: () => sessions.ort.run(feed),
+      ortExact: () => sessions.ortExact.run(feed),
+      traced: () => traced.run({ [inputName]: x }, { trace: true }),
+      oneThread: () => single.run({ [inputName]: x }),
+    });
+    for (const model of [m, traced, single]) model.dispose();
+    for (const session of Object.values(sessions)) await session.release();
+    const row = { model: name, batch, bitexactMs: t.ours, ortMs: t.ort, ortExactMs: t.ortExact, tracedMs: t.traced, oneThreadMs: t.oneThread };
+    row.traceOverhead = row.tracedMs / row.bitexactMs;
+    row.threadScaling = row.oneThreadMs / row.bitexactMs;
     if (batch === sample.shape[0]) {
       // Peak memory in a fresh process, against 1.5 x (weights + largest activation pair) + 50 MB.
       Object.assign(row, JSON.parse(execFileSync(process.execPath, [join(root, 'bench', 'rss_probe.mjs'), path, inputFile, String(threads)], { encoding: 'utf8' })));
