@@ -380,7 +380,7 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   const int64_t rowBlocks = (w.rows + mr - 1) / mr;
   // Tiny products (a classifier row, a 1x1 conv on a 7x7 map) finish faster on the calling thread
   // than it takes to wake the pool.
-  constexpr int64_t kInlineMacs = int64_t(1) << 17;
+  constexpr int64_t kInlineMacs = int64_t(1) << 20;
   const bool tiny = w.rows * columns * w.depth < kInlineMacs;
   const int64_t wantedChunks = tiny ? 1 : int64_t(pool.threads()) * 4;
   // Blocking: a chunk packs up to kMaxPanelsPerChunk panels (kept in L2) and sweeps every row

@@ -108,7 +108,7 @@ class ConvOp : public Op {
     } else if (depthwise && ctx.isa != cpu::Isa::Scalar) {
       // Every CPU with a vector ISA here has AVX2.
       // Planes are small (down to 7x7): hand each task a range of them, not one.
-      parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, 4096 / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
+      parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, 16384 / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
         cpu::DepthwiseRunner runner(g);
         for (int64_t chunk = begin; chunk < end; ++chunk) {
           const int64_t n = chunk / groups, group = chunk % groups;
