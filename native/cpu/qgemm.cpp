@@ -328,6 +328,48 @@ bool packedGemmSelfTest(Isa isa) {
 
 namespace {
 
+// tile[r][c] (r < rows, a multiple of 4; c < columns) to out[c * colStride + r], four rows at a
+// time, for the columns in whole steps; returns how many columns it wrote.
+int64_t transposeInt32Groups(const int32_t* tile, int64_t columns, int64_t rows, int32_t* out, int64_t colStride) {
+  const int64_t whole = columns & ~int64_t(3);
+  for (int64_t r = 0; r < rows; r += 4) {
+    for (int64_t c = 0; c < whole; c += 4) {
+      const auto load = [&](int64_t row) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + (r + row) * columns + c)); };
+      const __m128i a = load(0), b = load(1), cc = load(2), d = load(3);
+      const __m128i ab0 = _mm_unpacklo_epi32(a, b), cd0 = _mm_unpacklo_epi32(cc, d);
+      const __m128i ab1 = _mm_unpackhi_epi32(a, b), cd1 = _mm_unpackhi_epi32(cc, d);
+      int32_t* dst = out + c * colStride + r;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi64(ab0, cd0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + colStride), _mm_unpackhi_epi64(ab0, cd0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * colStride), _mm_unpacklo_epi64(ab1, cd1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 3 * colStride), _mm_unpackhi_epi64(ab1, cd1));
+    }
+  }
+  return whole;
+}
+
+// The same for byte elements, sixteen columns per step: each column's four bytes are one store.
+int64_t transposeByteGroups(const uint8_t* tile, int64_t columns, int64_t rows, uint8_t* out, int64_t colStride) {
+  const int64_t whole = columns & ~int64_t(15);
+  for (int64_t r = 0; r < rows; r += 4) {
+    for (int64_t c = 0; c < whole; c += 16) {
+      const auto load = [&](int64_t row) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + (r + row) * columns + c)); };
+      const __m128i a = load(0), b = load(1), cc = load(2), d = load(3);
+      const __m128i ab0 = _mm_unpacklo_epi8(a, b), cd0 = _mm_unpacklo_epi8(cc, d);
+      const __m128i ab1 = _mm_unpackhi_epi8(a, b), cd1 = _mm_unpackhi_epi8(cc, d);
+      const __m128i quads[4] = {_mm_unpacklo_epi16(ab0, cd0), _mm_unpackhi_epi16(ab0, cd0), _mm_unpacklo_epi16(ab1, cd1),
+                                _mm_unpackhi_epi16(ab1, cd1)};  // columns 0-3, 4-7, 8-11, 12-15
+      uint8_t* dst = out + c * colStride + r;
+      for (int q = 0; q < 4; ++q) {
+        alignas(16) uint32_t words[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(words), quads[q]);
+        for (int j = 0; j < 4; ++j) std::memcpy(dst + (4 * q + j) * colStride, &words[j], 4);
+      }
+    }
+  }
+  return whole;
+}
+
 // The narrow path (columns <= kNarrowColumns): the columns come out of one packed panel, widened
 // to int16 rows of K; each task takes a range of weight rows and finishes its outputs through the
 // exact scalar epilogue (a few thousand outputs at most per column).
@@ -451,14 +493,24 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
                  uint32_t(w.zeroPoints[size_t(row)]), colSums);
       }
       const int64_t rows = rowEnd - row0;
-      const auto transpose = [&](auto* out, const auto* tile) {
-        for (int64_t c = 0; c < chunkColumns; ++c) {
+      const auto transpose = [&](auto* out, const auto* tile, int64_t c) {
+        for (; c < chunkColumns; ++c) {
           auto* dst = out + (chunkColumn0 + c) * e.colStride + row0 * e.rowStride;
           for (int64_t r = 0; r < rows; ++r) dst[r * e.rowStride] = tile[r * chunkColumns + c];
         }
       };
-      if (outBytes == 4) transpose(reinterpret_cast<int32_t*>(e.out), reinterpret_cast<const int32_t*>(stage));
-      else transpose(e.out, stage);
+      // Whole groups of four rows landing contiguously (MatMul: rowStride 1) move four columns (int32)
+      // or sixteen columns (bytes) per step through 4 x 4 SSE2 transposes.
+      const bool groupsOfFour = e.rowStride == 1 && rows % 4 == 0;
+      if (outBytes == 4) {
+        int32_t* out = reinterpret_cast<int32_t*>(e.out);
+        const int32_t* tile = reinterpret_cast<const int32_t*>(stage);
+        const int64_t done = groupsOfFour ? transposeInt32Groups(tile, chunkColumns, rows, out + chunkColumn0 * e.colStride + row0, e.colStride) : 0;
+        transpose(out, tile, done);
+      } else {
+        const int64_t done = groupsOfFour ? transposeByteGroups(stage, chunkColumns, rows, e.out + chunkColumn0 * e.colStride + row0, e.colStride) : 0;
+        transpose(e.out, stage, done);
+      }
     }
   };
   if (tiny) {
