@@ -428,7 +428,10 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   // Blocking: a chunk packs up to kMaxPanelsPerChunk panels (kept in L2) and sweeps every row
   // block of its share over them, so one row block's weights stay in L1 across the panels.
   constexpr int64_t kMaxPanelsPerChunk = 8;
-  const int64_t panelsPerChunk = std::max<int64_t>(1, std::min(kMaxPanelsPerChunk, panels / wantedChunks));
+  // At least kMinPanelsPerChunk panels where there are that many: the epilogue's per-row setup and
+  // each row block's weights are then shared by 64 columns; threads split rows instead (below).
+  constexpr int64_t kMinPanelsPerChunk = 4;
+  const int64_t panelsPerChunk = std::max(std::min(kMinPanelsPerChunk, panels), std::min(kMaxPanelsPerChunk, panels / wantedChunks));
   const int64_t columnChunks = (panels + panelsPerChunk - 1) / panelsPerChunk;
   // Few columns (a MatMul with one row of activations) leave threads idle: split rows instead.
   int64_t rowSplits = 1;
