@@ -463,6 +463,18 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
       src.packPanel(p0, std::min(kPanelWidth, columns - p0), packed + size_t(j) * panelBytes,
                     w.anyZeroPoint ? colSums + j * kPanelWidth : nullptr);
     }
+    // The AVX2 kernel takes its panels widened to int16: once here, not once per row block.
+    const uint8_t* kernelPanels = packed;
+    size_t kernelPanelBytes = panelBytes;
+    if (w.isa == Isa::Avx2) {
+      thread_local std::vector<int16_t> wideBuffer;
+      const size_t elements = panelBytes * size_t(panelCount);
+      if (wideBuffer.size() < elements + 32) wideBuffer.resize(elements + 32);
+      int16_t* wide = wideBuffer.data() + ((64 - (reinterpret_cast<uintptr_t>(wideBuffer.data()) & 63)) & 63) / 2;
+      widenPanelsAvx2(packed, int64_t(elements), wide);
+      kernelPanels = reinterpret_cast<const uint8_t*>(wide);
+      kernelPanelBytes = panelBytes * 2;
+    }
     // Accumulators of one row block across all the chunk's panels, so the epilogue runs once per
     // row over up to kMaxPanelsPerChunk * 16 contiguous columns (its setup is per call).
     constexpr int64_t kBlockColumns = kMaxPanelsPerChunk * kPanelWidth;
@@ -476,7 +488,7 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
       const int64_t row0 = block * mr;
       const int64_t rowEnd = std::min<int64_t>(w.rows, row0 + mr);
       for (int64_t j = 0; j < panelCount; ++j) {
-        kernel(packed + size_t(j) * panelBytes, blockWeights, quads, acc + j * kPanelWidth, kBlockColumns);
+        kernel(kernelPanels + size_t(j) * kernelPanelBytes, blockWeights, quads, acc + j * kPanelWidth, kBlockColumns);
       }
       if (!transposed) {
         for (int64_t row = row0; row < rowEnd; ++row) {

@@ -113,7 +113,10 @@ bool packedGemmSelfTest(Isa isa);
 
 // Micro-kernels, one per ISA translation unit: acc[r * accStride + i] (r < MR, i < 16) = dots of
 // one weight row block and one panel.
+// The AVX2 kernel reads its panel widened to int16 (the same layout, two bytes per element; 32-byte
+// aligned): widenPanelsAvx2 converts `bytes` (a multiple of 16) packed bytes.
 void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
+void widenPanelsAvx2(const uint8_t* panels, int64_t bytes, int16_t* out);
 void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
 constexpr int kRowsPerBlockAvx2 = 4;
 constexpr int kRowsPerBlockAvx512 = 8;

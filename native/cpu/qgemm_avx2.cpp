@@ -1,5 +1,6 @@
 // AVX2 micro-kernel. vpmaddubsw would be faster but saturates int16 pair sums, so bytes are
-// widened to int16 first and multiplied with vpmaddwd, which is exact for these ranges.
+// widened to int16 first and multiplied with vpmaddwd, which is exact for these ranges. The panel
+// is widened once per chunk (widenPanelsAvx2), not once per row block.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -17,15 +18,16 @@ inline __m256i broadcastQuad(const int16_t* w) {
   return _mm256_set1_epi64x(quad);
 }
 
-// Columns [half*8, half*8 + 8) of the panel against the block's 4 rows. Accumulator lanes hold,
-// per column, the partial sums of quad positions (0,1) and (2,3); they are summed at the end.
-inline void halfPanel(const uint8_t* column, const int16_t* w, int64_t quads, int32_t* out, int64_t stride) {
+// Columns [half*8, half*8 + 8) of the panel, already widened to int16 (widenPanelsAvx2), against
+// the block's 4 rows. Accumulator lanes hold, per column, the partial sums of quad positions (0,1)
+// and (2,3); they are summed at the end.
+inline void halfPanel(const int16_t* column, const int16_t* w, int64_t quads, int32_t* out, int64_t stride) {
   __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
 #pragma GCC unroll 4
   for (int64_t q = 0; q < quads; ++q) {
-    const uint8_t* bytes = column + q * 64;
-    const __m256i a0 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes)));       // columns 0-3
-    const __m256i a1 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes + 16)));  // columns 4-7
+    const int16_t* values = column + q * 64;
+    const __m256i a0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(values));       // columns 0-3
+    const __m256i a1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(values + 16));  // columns 4-7
     const int16_t* wq = w + q * 16;
     const __m256i b0 = broadcastQuad(wq);
     lo0 = _mm256_add_epi32(lo0, _mm256_madd_epi16(a0, b0));
@@ -53,9 +55,16 @@ inline void halfPanel(const uint8_t* column, const int16_t* w, int64_t quads, in
 static_assert(kRowsPerBlockAvx2 == 4, "the AVX2 kernel is written out for 4 rows");
 
 void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride) {
+  const int16_t* a = reinterpret_cast<const int16_t*>(panel);
   const int16_t* w = reinterpret_cast<const int16_t*>(weights);
-  halfPanel(panel, w, quads, acc, accStride);
-  halfPanel(panel + 32, w, quads, acc + 8, accStride);
+  halfPanel(a, w, quads, acc, accStride);
+  halfPanel(a + 32, w, quads, acc + 8, accStride);
+}
+
+void widenPanelsAvx2(const uint8_t* panels, int64_t bytes, int16_t* out) {
+  for (int64_t i = 0; i < bytes; i += 16) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(panels + i))));
+  }
 }
 
 namespace {
