@@ -299,6 +299,7 @@ void CompiledModel::appendTraceEntry(const Step& step, const Tensor& result, std
 std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inputs, const RunOptions& options,
                                             std::vector<TraceEntry>* trace) const {
   std::vector<Tensor> values = bindInputs(inputs);
+  const cpu::ThreadPool::ActiveRun active(*pool_);
   ExecContext ctx(*pool_, isa_, maxMemoryBytes_, options.allowNonFinite);
   std::vector<const Tensor*> in;
   std::vector<Tensor> traced;  // outputs to hash for the trace, once the run is done

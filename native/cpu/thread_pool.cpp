@@ -19,9 +19,10 @@ struct ThreadPool::Job {
 };
 
 namespace {
-// How long an idle thread polls for work before it sleeps on a condition variable. A model runs
-// one parallel op after another with short serial gaps, and waking a sleeping thread costs tens
-// of microseconds (more on a VM): polling across the gaps keeps small ops worth splitting.
+// How long an idle thread polls for work before it sleeps on a condition variable (workers only
+// while a run is active, see ActiveRun). A model runs one parallel op after another with short
+// serial gaps, and waking a sleeping thread costs tens of microseconds (more on a VM): polling
+// across the gaps keeps small ops worth splitting.
 constexpr std::chrono::microseconds kSpin{200};
 
 // Polls until ready() or kSpin has passed; true when ready.
@@ -73,7 +74,7 @@ void ThreadPool::workerLoop() {
   setDefaultFloatMode();
   for (;;) {
     std::shared_ptr<Job> job;
-    spinFor([this] { return queued_.load() > 0 || stopping_.load(); });
+    if (activeRuns_.load() > 0) spinFor([this] { return queued_.load() > 0 || stopping_.load() || activeRuns_.load() == 0; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
