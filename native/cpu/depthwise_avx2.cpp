@@ -1,5 +1,5 @@
-// The depthwise kernel, built with -mavx2 so the compiler vectorises its int32 loops. Only used
-// on CPUs with AVX2 (every vector ISA path here implies it); the scalar ISA uses the reference.
+// The depthwise kernel: AVX2 intrinsics (this file is built with -mavx2). Only used on CPUs with
+// AVX2 (every vector ISA path here implies it); the scalar ISA uses the reference.
 #include "depthwise.h"
 
 #include <immintrin.h>
