@@ -50,6 +50,10 @@ class QuantizedMeanOp : public Op {
     Shape shape;
     int64_t count = 1;
     Multiplier multiplier;
+    // Whether the reduced dims form one contiguous block [firstReduced, lastReduced) of the input
+    // (global pooling, a mean over the last axes): an [outer, count, inner] view.
+    bool oneBlock = false;
+    size_t firstReduced = 0, lastReduced = 0;
   };
 
   Plan plan(DType dtype, const Shape& inputShape) const {
@@ -83,6 +87,11 @@ class QuantizedMeanOp : public Op {
     }
     p.shape = shape;
     for (size_t d = 0; d < rank; ++d) if (p.reduced[d]) p.count *= inputShape[d];
+    while (p.firstReduced < rank && !p.reduced[p.firstReduced]) ++p.firstReduced;
+    p.lastReduced = p.firstReduced;
+    while (p.lastReduced < rank && p.reduced[p.lastReduced]) ++p.lastReduced;
+    p.oneBlock = true;  // also with nothing reduced: an empty block at the end, count 1
+    for (size_t d = p.lastReduced; d < rank; ++d) p.oneBlock = p.oneBlock && !p.reduced[d];
     const int64_t maxCentred = maxCenteredMagnitude(rangeOf(x_.dtype), x_.zeroPoints[0]);
     if (p.count == 0) fail(ErrorCode::Input, where_ + ": mean over an empty axis");
     if (p.count > kInt32Max / std::max<int64_t>(maxCentred, 1)) {
@@ -113,24 +122,21 @@ class QuantizedMeanOp : public Op {
     std::vector<int32_t> sums(size_t(outCount), 0);
     std::vector<int64_t> coord(rank, 0);
     const int32_t zx = x_.zeroPoints[0];
-    // Trailing reduced dims (global pooling over H, W): each mean is one contiguous row.
-    size_t firstReduced = rank;
-    while (firstReduced > 0 && reduced[firstReduced - 1]) --firstReduced;
-    bool trailing = firstReduced < rank;
-    for (size_t d = 0; d < firstReduced; ++d) trailing = trailing && !reduced[d];
-    if (trailing) {
+    if (p.oneBlock && p.lastReduced == rank) {
+      // Trailing reduced dims (global pooling over H, W): each mean is one contiguous row.
       parallelRange(ctx.pool, outCount, std::max<int64_t>(1, (1 << 14) / p.count), [&](int64_t begin, int64_t end) {
         for (int64_t row = begin; row < end; ++row) sums[size_t(row)] = int32_t(uint32_t(rowSum(x, row * p.count, p.count)) - uint32_t(p.count) * uint32_t(zx));
       });
-    }
-    int64_t o = 0;
-    for (int64_t i = 0, n = trailing ? 0 : x.size(); i < n; ++i) {
-      sums[size_t(o)] += quantizedAt(x.bytes(), x.dtype, i) - zx;
-      for (size_t d = rank; d-- > 0;) {
-        o += outStride[d];
-        if (++coord[d] < x.shape[d]) break;
-        o -= outStride[d] * x.shape[d];
-        coord[d] = 0;
+    } else {
+      int64_t o = 0;
+      for (int64_t i = 0, n = x.size(); i < n; ++i) {
+        sums[size_t(o)] += quantizedAt(x.bytes(), x.dtype, i) - zx;
+        for (size_t d = rank; d-- > 0;) {
+          o += outStride[d];
+          if (++coord[d] < x.shape[d]) break;
+          o -= outStride[d] * x.shape[d];
+          coord[d] = 0;
+        }
       }
     }
     Tensor y = ctx.allocate(y_.dtype, shape);
@@ -152,15 +158,11 @@ class QuantizedMeanOp : public Op {
   bool runDevice(DeviceContext& ctx, const std::vector<const DeviceTensor*>& in, std::vector<DeviceTensor>& out) const override {
     const DeviceTensor& x = *in[0];
     const Plan p = plan(x.dtype, x.shape);
-    size_t first = 0, last = 0;  // the reduced block [first, last)
-    while (first < p.reduced.size() && !p.reduced[first]) ++first;
-    last = first;
-    while (last < p.reduced.size() && p.reduced[last]) ++last;
-    for (size_t d = last; d < p.reduced.size(); ++d) if (p.reduced[d]) return false;
+    if (!p.oneBlock) return false;
     MeanDeviceArgs a;
-    a.outer = elementCount(Shape(x.shape.begin(), x.shape.begin() + int64_t(first)));
+    a.outer = elementCount(Shape(x.shape.begin(), x.shape.begin() + int64_t(p.firstReduced)));
     a.count = p.count;
-    a.inner = elementCount(Shape(x.shape.begin() + int64_t(last), x.shape.end()));
+    a.inner = elementCount(Shape(x.shape.begin() + int64_t(p.lastReduced), x.shape.end()));
     a.inputType = x.dtype;
     a.inputZeroPoint = x_.zeroPoints[0];
     a.multiplier = p.multiplier;
