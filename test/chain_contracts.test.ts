@@ -201,17 +201,20 @@ describe('contracts on anvil', () => {
     await pool[0].stake(parseEther('100')); // a whale
     for (const p of pool.slice(1)) await p.stake(MIN_STAKE);
     const counts = new Map<string, number>();
-    const jobs = 60;
+    const jobs = 120;
     for (let i = 0; i < jobs; i++) {
       const { seats } = await post(1n, 1, 1);
       counts.set(seats[0], (counts.get(seats[0]) ?? 0) + 1);
     }
     const { seats } = await post(1n, 5, 3);
     expect(new Set(seats).size).toBe(5); // one seat per address
-    // 6 eligible executors (ex[0], ex[1] and the pool): each expected 10 of 60; the whale is no favourite.
+    // 6 eligible executors (ex[0], ex[1] and the pool): each expected 20 of 120; the whale is no
+    // favourite (drawn by stake it would take ~110). The seed (prevrandao, block hash) changes from
+    // run to run, so the bounds are set where an honest draw breaks them once in ~20 000 runs:
+    // P(whale > 38) ~ 2e-5, P(some executor < 5) ~ 3e-5 (binomial, n = 120, p = 1/6).
     const whale = counts.get(pool[0].address) ?? 0;
-    expect(whale).toBeLessThanOrEqual(20);
-    for (const a of [...pool.map((p) => p.address), ex[0].address, ex[1].address]) expect(counts.get(a) ?? 0).toBeGreaterThanOrEqual(3);
+    expect(whale).toBeLessThanOrEqual(38);
+    for (const a of [...pool.map((p) => p.address), ex[0].address, ex[1].address]) expect(counts.get(a) ?? 0).toBeGreaterThanOrEqual(5);
     for (const p of pool) p.destroy();
   }, 120_000);
 });

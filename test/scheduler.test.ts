@@ -70,7 +70,7 @@ describe('Scheduler', () => {
   });
 
   it('cancellation stops a running job between nodes, drops a queued one, and frees the slot', async () => {
-    const slow = await loadModel(matmulChain(40, 512, 256));
+    const slow = await loadModel(matmulChain(200, 512, 256, { shareWeights: true })); // ~0.1 s a run: far longer than the 5 ms below
     const scheduler = new Scheduler({ capacity: { cpu: 1 }, batchWindowMs: 0 });
     const started: string[] = [];
     scheduler.on('started', (e) => started.push(e.id));
@@ -94,7 +94,7 @@ describe('Scheduler', () => {
   });
 
   it('a timed-out job rejects with ERR_BITEXACT_TIMEOUT and the next job runs', async () => {
-    const slow = await loadModel(matmulChain(40, 512, 256));
+    const slow = await loadModel(matmulChain(200, 512, 256, { shareWeights: true })); // ~0.1 s a run: far longer than the 5 ms below
     const scheduler = new Scheduler({ capacity: { cpu: 1 }, batchWindowMs: 0 });
     const x = randomFloats([1, 512, 256], 2);
     const late = scheduler.submit({ model: slow, inputs: x, timeoutMs: 5 });

@@ -5,8 +5,10 @@ import { buildModel, rng, randomInts, tensorValue } from './onnx_builder.js';
 /**
  * float32 x ['N', rows, k] -> QuantizeLinear -> `layers` x QLinearMatMul (k x k, int8 weights)
  * -> DequantizeLinear -> y ['N', rows, k]. Samples stay independent, so it batches exactly.
+ * With `shareWeights` every layer reads one weight tensor: a long-running model (thousands of
+ * layers) that stays small on disk, for tests that need a job still running a second later.
  */
-export function matmulChain(layers: number, rows: number, k: number, seed = 7): Uint8Array {
+export function matmulChain(layers: number, rows: number, k: number, { seed = 7, shareWeights = false } = {}): Uint8Array {
   const random = rng(seed);
   const initializers: Record<string, ReturnType<typeof tensorValue>> = {
     s: tensorValue('float32', [], [0.05]),
@@ -16,8 +18,9 @@ export function matmulChain(layers: number, rows: number, k: number, seed = 7): 
   };
   const nodes = [{ op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['q0'] }];
   for (let i = 0; i < layers; i++) {
-    initializers[`w${i}`] = tensorValue('int8', [k, k], randomInts(random, k * k, -127, 127));
-    nodes.push({ op: 'QLinearMatMul', inputs: [`q${i}`, 's', 'z', `w${i}`, 'ws', 'wz', 's', 'z'], outputs: [`q${i + 1}`] });
+    const weight = shareWeights ? 'w0' : `w${i}`;
+    if (!(weight in initializers)) initializers[weight] = tensorValue('int8', [k, k], randomInts(random, k * k, -127, 127));
+    nodes.push({ op: 'QLinearMatMul', inputs: [`q${i}`, 's', 'z', weight, 'ws', 'wz', 's', 'z'], outputs: [`q${i + 1}`] });
   }
   nodes.push({ op: 'DequantizeLinear', inputs: [`q${layers}`, 's', 'z'], outputs: ['y'] });
   return buildModel({
