@@ -8,7 +8,7 @@
     {
       "target_name": "bitexact_avx2",
       "type": "static_library",
-      "sources": ["native/cpu/qgemm_avx2.cpp", "native/cpu/depthwise_avx2.cpp", "native/cpu/quantize_avx2.cpp", "native/cpu/elementwise_avx2.cpp", "native/cpu/wide_accumulate_avx2.cpp", "native/cpu/peak_avx2.cpp", "native/core/keccak_x4_avx2.cpp"],
+      "sources": ["native/cpu/qgemm_avx2.cpp", "native/cpu/depthwise_avx2.cpp", "native/cpu/depthwise_block_avx2.cpp", "native/cpu/quantize_avx2.cpp", "native/cpu/elementwise_avx2.cpp", "native/cpu/wide_accumulate_avx2.cpp", "native/cpu/peak_avx2.cpp", "native/core/keccak_x4_avx2.cpp"],
       "cflags_cc": ["<@(bx_flags)", "-mavx2"],
       "cflags_cc!": ["-fno-exceptions"],
       "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["<@(bx_flags)", "-mavx2"]}
@@ -35,7 +35,7 @@
         "<!@(node -p \"require('fs').readdirSync('native/core/ops').filter(f=>f.endsWith('.cpp')).map(f=>'native/core/ops/'+f).join(' ')\")",
         "native/cpu/isa.cpp",
         "native/cpu/thread_pool.cpp",
-        "native/cpu/qgemm.cpp",
+        "native/cpu/qgemm.cpp", "native/cpu/depthwise_block.cpp",
         "native/cpu/peak.cpp",
         "native/cpu/wide_accumulate.cpp",
         "native/cuda/cuda_absent.cpp",

@@ -136,6 +136,12 @@ describe('QLinearConv', () => {
     ['pointwise, M = 2^-9 exactly (ties round to even)', { n: 1, c: 3, h: 16, w: 16, m: 9, group: 1, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true, xScale: 0.125, wScale: 0.125, yScale: 8 }],
     ['depthwise, M = 2^-10 exactly (ties round to even)', { n: 2, c: 8, h: 19, w: 20, m: 8, group: 8, kh: 3, kw: 3, stride: 1, pad: 1, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true, xScale: 0.125, wScale: 0.125, yScale: 16 }],
     ['depthwise 7x7 planes, stride 2, dilation 2 (strided phases)', { n: 2, c: 6, h: 14, w: 13, m: 6, group: 6, kh: 3, kw: 3, stride: 2, pad: 2, dilation: 2, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: true }],
+    // Maps under 16 columns take the channel-blocked kernel (eight channels per vector): a spare-lane
+    // block (10 = 8 + 2 channels), fewer than eight output positions, rows under four columns.
+    ['depthwise on a 2x3 map, 10 channels', { n: 2, c: 10, h: 4, w: 5, m: 10, group: 10, kh: 3, kw: 3, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: true }],
+    ['depthwise on a 1x1 map, s8', { n: 3, c: 9, h: 3, w: 3, m: 9, group: 9, kh: 3, kw: 3, stride: 1, pad: 0, dilation: 1, xType: 'int8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true }],
+    ['depthwise 4x2 kernel, stride 2, 17 channels (an even kernel row: no spare tap)', { n: 1, c: 17, h: 11, w: 12, m: 17, group: 17, kh: 4, kw: 2, stride: 2, pad: 1, dilation: 1, xType: 'uint8', wType: 'uint8', yType: 'uint8', weightZeroPoint: true, bias: false }],
+    ['depthwise with multipliers near and above 1', { n: 1, c: 12, h: 6, w: 7, m: 12, group: 12, kh: 3, kw: 3, stride: 1, pad: 1, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true, xScale: 0.5, yScale: 0.01, saturates: true }],
     ['large kernel K=5*5*40', { n: 1, c: 40, h: 9, w: 9, m: 17, group: 1, kh: 5, kw: 5, stride: 1, pad: 2, dilation: 1, xType: 'int8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true }],
     ['1-D', { n: 2, c: 4, h: 1, w: 31, m: 6, group: 2, kh: 1, kw: 5, stride: 2, pad: 2, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true, oneD: true }],
   ];

@@ -2,6 +2,7 @@
 // kernel, since a GEMM with a single row wastes almost all of its work.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -42,6 +43,52 @@ class DepthwiseRunner {
   std::vector<int16_t> padded_;
   std::vector<int32_t> acc_;
   std::vector<uint8_t> stage_;
+};
+
+// Depthwise convolution of kDepthwiseBlock channels of one image at a time, one channel per
+// vector lane. Small planes (7 x 7, 14 x 14) run badly one plane at a time: per-plane set-up,
+// rows too short for vectors and padding columns cost more than the few dozen outputs. Here the
+// vectors run along channels, so every output position is one full vector step whatever the
+// plane's width, and the set-up is shared by eight planes.
+constexpr int kDepthwiseBlock = 8;
+
+// One block's weights in the kernel's layout, packed once per layer: per pair of horizontally
+// adjacent taps (kx, kx + 1) and channel c, [w(kx) - zb, w(kx + 1) - zb] at 2c, 2c + 1; a
+// kernel row of odd width pairs its last tap with 0, and so do spare lanes.
+struct DepthwiseBlockWeights {
+  std::vector<std::array<int16_t, 2 * kDepthwiseBlock>> pairs;
+  std::array<int32_t, kDepthwiseBlock> bias{};
+};
+// From planes[c].weights / weightZeroPoint / bias for c < count <= kDepthwiseBlock (portable).
+DepthwiseBlockWeights packDepthwiseBlock(int64_t kernelH, int64_t kernelW, const DepthwisePlane* planes, int count);
+
+// The block's input: one plane per channel (inH x inW), all of one type and zero point.
+struct DepthwiseBlockInput {
+  const uint8_t* images[kDepthwiseBlock] = {};
+  int count = 0;  // channels in this block, 1..kDepthwiseBlock
+  bool signedInput = false;
+  int32_t inputZeroPoint = 0;
+};
+
+class DepthwiseBlockRunner {
+ public:
+  explicit DepthwiseBlockRunner(const Conv2dGeometry& g);  // g.channels = 1
+  // epilogues[c] for c < in.count (row 0, colStride 1), sharing the output's type, zero point and
+  // range: the same bytes as DepthwiseRunner::run on each plane. Needs AVX2 (built with -mavx2).
+  void run(const DepthwiseBlockInput& in, const DepthwiseBlockWeights& w, const GemmEpilogue* epilogues);
+
+ private:
+  template <typename T> void fill(const DepthwiseBlockInput& in);
+  void finish(const GemmEpilogue* epilogues, int count);
+
+  Conv2dGeometry g_;
+  int64_t rows_, columns_;               // padded rows and columns that taps read
+  int64_t blockColumns_;                 // columns of block_: columns_ plus one dilation of zeros
+  std::vector<int64_t> pairOffset_;      // per pair of horizontally adjacent taps, in positions
+  std::vector<int64_t> inputSlot_;       // per input position, its position in block_
+  std::vector<int16_t> block_;           // [rows_][blockColumns_][8 channels] x - zx, padding 0; one spare
+  std::vector<int16_t> pairs_;           // [rows_][columns_][8 channels][x(c), x(c + dilationW)]
+  std::vector<int32_t> acc_;             // [outH * outW][8 channels]
 };
 
 }  // namespace bx::cpu

@@ -79,6 +79,14 @@ class ConvOp : public Op {
         depthwiseZeroPoints_.push_back(w.zeroPoints[0]);
         depthwiseBias_.push_back(layer_->bias(c, 0));
       }
+      if (!layer_->wide()) {
+        for (int64_t first = 0; first < layer_->groups(); first += cpu::kDepthwiseBlock) {
+          const int count = int(std::min<int64_t>(cpu::kDepthwiseBlock, layer_->groups() - first));
+          cpu::DepthwisePlane planes[cpu::kDepthwiseBlock];
+          for (int c = 0; c < count; ++c) planes[c] = depthwisePlane(nullptr, first + c);
+          blockWeights_.push_back(cpu::packDepthwiseBlock(a_.kernel[0], a_.kernel[1], planes, count));
+        }
+      }
     }
   }
 
@@ -106,23 +114,38 @@ class ConvOp : public Op {
     if (layer_->wide()) {
       runWide(ctx, g, batch, imageOf, outputOf);
     } else if (depthwise && ctx.isa != cpu::Isa::Scalar) {
-      // Every CPU with a vector ISA here has AVX2.
-      // Planes are small (down to 7x7): hand each task a range of them, not one.
-      parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, 16384 / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
-        cpu::DepthwiseRunner runner(g);
-        for (int64_t chunk = begin; chunk < end; ++chunk) {
-          const int64_t n = chunk / groups, group = chunk % groups;
-          const cpu::PackedWeights& w = layer_->weights(group);
-          cpu::DepthwisePlane plane;
-          plane.image = imageOf(n, group);
-          plane.signedInput = layer_->inputSigned();
-          plane.inputZeroPoint = layer_->inputZeroPoint();
-          plane.weights = w.plain.data();
-          plane.weightZeroPoint = w.zeroPoints[0];
-          plane.bias = layer_->bias(group, 0);
-          runner.run(plane, layer_->epilogue(group, outputOf(n, group), outPlane, 1));
-        }
-      });
+      // Every CPU with a vector ISA here has AVX2. Maps under 16 columns go eight channels at a
+      // time (MobileNetV2's 14 x 14 and 7 x 7 layers at batch 16, one thread: 35-60% less time
+      // than plane by plane); from 28 columns up both kernels took about the same time, and the
+      // plane kernel needs no transposes.
+      if (g.outW < 16) {
+        const int64_t blocks = int64_t(blockWeights_.size());
+        parallelRange(ctx.pool, batch * blocks, std::max<int64_t>(1, 16384 / std::max<int64_t>(outPlane * cpu::kDepthwiseBlock, 1)), [&](int64_t begin, int64_t end) {
+          cpu::DepthwiseBlockRunner runner(g);
+          cpu::DepthwiseBlockInput block;
+          block.signedInput = layer_->inputSigned();
+          block.inputZeroPoint = layer_->inputZeroPoint();
+          cpu::GemmEpilogue epilogues[cpu::kDepthwiseBlock];
+          for (int64_t task = begin; task < end; ++task) {
+            const int64_t n = task / blocks, first = task % blocks * cpu::kDepthwiseBlock;
+            block.count = int(std::min<int64_t>(cpu::kDepthwiseBlock, groups - first));
+            for (int c = 0; c < block.count; ++c) {
+              block.images[c] = imageOf(n, first + c);
+              epilogues[c] = layer_->epilogue(first + c, outputOf(n, first + c), outPlane, 1);
+            }
+            runner.run(block, blockWeights_[size_t(task % blocks)], epilogues);
+          }
+        });
+      } else {
+        // Hand each task a range of planes, not one (16 x 16 is a few hundred outputs).
+        parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, 16384 / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
+          cpu::DepthwiseRunner runner(g);
+          for (int64_t chunk = begin; chunk < end; ++chunk) {
+            const int64_t n = chunk / groups, group = chunk % groups;
+            runner.run(depthwisePlane(imageOf(n, group), group), layer_->epilogue(group, outputOf(n, group), outPlane, 1));
+          }
+        });
+      }
     } else if (ctx.isa == cpu::Isa::Scalar) {
       // The scalar reference: one output plane per chunk, straight from the definition.
       ctx.pool.parallelFor(batch * groups * rowsPerGroup, [&](int64_t chunk) {
@@ -163,6 +186,19 @@ class ConvOp : public Op {
       }
     }
     out[0] = std::move(y);
+  }
+
+  // Channel `group`'s plane of a depthwise layer (image may be null when only weights are wanted).
+  cpu::DepthwisePlane depthwisePlane(const uint8_t* image, int64_t group) const {
+    const cpu::PackedWeights& w = layer_->weights(group);
+    cpu::DepthwisePlane plane;
+    plane.image = image;
+    plane.signedInput = layer_->inputSigned();
+    plane.inputZeroPoint = layer_->inputZeroPoint();
+    plane.weights = w.plain.data();
+    plane.weightZeroPoint = w.zeroPoints[0];
+    plane.bias = layer_->bias(group, 0);
+    return plane;
   }
 
   bool hasDeviceKernel() const override { return true; }
@@ -339,6 +375,7 @@ class ConvOp : public Op {
   std::string where_;
   std::vector<int8_t> depthwiseWeights_;
   std::vector<int32_t> depthwiseZeroPoints_, depthwiseBias_;
+  std::vector<cpu::DepthwiseBlockWeights> blockWeights_;  // 8-bit depthwise: per block of channels
 };
 
 // Builds the weight side of a convolution. `bias` may be empty.
