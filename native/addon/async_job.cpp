@@ -108,7 +108,21 @@ Napi::Promise AsyncJob::Start(Napi::Env env, AsyncJob* job) {
   return promise;
 }
 
+Napi::Promise AsyncJob::RunInline(Napi::Env env, AsyncJob* job) {
+  Napi::Promise promise = job->deferred_.Promise();
+  job->ExecuteCaught();
+  job->Settle(env);
+  delete job;
+  return promise;
+}
+
 void AsyncJob::RunOnWorker() {
+  ExecuteCaught();
+  Tsfn* tsfn = static_cast<Tsfn*>(tsfn_);
+  if (tsfn->BlockingCall(this) != napi_ok) delete this;  // the environment is shutting down
+}
+
+void AsyncJob::ExecuteCaught() {
   try {
     Execute();
   } catch (const Error& e) {
@@ -124,8 +138,6 @@ void AsyncJob::RunOnWorker() {
     code_ = ErrorCode::Internal;
     message_ = e.what();
   }
-  Tsfn* tsfn = static_cast<Tsfn*>(tsfn_);
-  if (tsfn->BlockingCall(this) != napi_ok) delete this;  // the environment is shutting down
 }
 
 void AsyncJob::Settle(Napi::Env env) {

@@ -18,6 +18,9 @@ class AsyncJob {
 
   // Queues the job; returns the Promise it will settle.
   static Napi::Promise Start(Napi::Env env, AsyncJob* job);
+  // Runs the job here, on the JS thread, and returns its Promise already settled (no hand-off
+  // to a job thread and back: most of a tiny model's run).
+  static Napi::Promise RunInline(Napi::Env env, AsyncJob* job);
 
  protected:
   virtual void Execute() = 0;                       // worker thread
@@ -26,6 +29,7 @@ class AsyncJob {
  private:
   friend struct JobAccess;
   void RunOnWorker();
+  void ExecuteCaught();
   void Settle(Napi::Env env);
 
   Napi::Promise::Deferred deferred_;

@@ -2,7 +2,8 @@
 //   loadModel(bytes: Buffer, options) -> Promise<AddonModel>        (async, addon thread;
 //                                                                     options.backend, options.device)
 //   model.run(inputs: NamedTensor[], options) -> Promise<RunResult>  (async, addon thread;
-//                                                                     options.cancel: CancelToken)
+//                                                                     options.cancel: CancelToken;
+//                                                                     tiny runs inline, see Run)
 //   model.dispose() -> void                                          (sync; runs in flight keep
 //                                                                     the model alive until done)
 //   model.describe() -> {inputs, outputs, modelHash, isa, threads, backend, device?} (sync)
@@ -11,6 +12,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 
 #include "../core/graph.h"
@@ -28,6 +30,12 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
     device_ = std::move(device);
   }
 
+  // What the model's last run cost (written by the job that ran it), for the inline decision.
+  struct LastRun {
+    std::atomic<double> ms{1e300};  // engine and hashing; no run yet: unknown
+    std::atomic<size_t> inputBytes{0};
+  };
+
  private:
   Napi::Value Run(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
@@ -35,6 +43,7 @@ class AddonModel : public Napi::ObjectWrap<AddonModel> {
 
   std::shared_ptr<CompiledModel> model_;
   std::shared_ptr<DeviceBackend> device_;
+  std::shared_ptr<LastRun> lastRun_ = std::make_shared<LastRun>();
 };
 
 }  // namespace bx::addon
