@@ -79,11 +79,11 @@ inline void interleaveQuad(const uint8_t* rows, int64_t rowStride, uint8_t* dst)
                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 3 * rowStride)), dst);
 }
 
-// Sixteen contiguous columns of a row-major [K][columns] matrix (an NCHW pointwise convolution):
-// each k-row is one 16-byte load, offset to u8 by `mask`. Column sums go through 16-bit lanes,
-// flushed to int32 every 256 rows (256 * 255 < 2^16).
-void packContiguousPanel(const uint8_t* base, int64_t strideK, int64_t depth, uint8_t mask, uint8_t* panel, int32_t* colSums) {
-  const __m128i flip = _mm_set1_epi8(char(mask));
+// A panel from its k-rows: loadRow(k) gives the sixteen bytes of row k (u8 domain), four rows
+// are interleaved into a quad; rows past the depth are zero (and so are their weights). Column
+// sums go through 16-bit lanes, flushed to int32 every 256 rows (256 * 255 < 2^16).
+template <typename LoadRow>
+void packRows(LoadRow loadRow, int64_t depth, uint8_t* panel, int32_t* colSums) {
   const __m128i zero = _mm_setzero_si128();
   __m128i sumLo = zero, sumHi = zero;  // columns 0-7 and 8-15, uint16
   __m128i total[4] = {zero, zero, zero, zero};
@@ -95,8 +95,8 @@ void packContiguousPanel(const uint8_t* base, int64_t strideK, int64_t depth, ui
     sumLo = sumHi = zero;
   };
   const auto row = [&](int64_t k) {
-    if (k >= depth) return zero;  // rows past the depth are zero (and so are their weights)
-    const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + k * strideK)), flip);
+    if (k >= depth) return zero;
+    const __m128i v = loadRow(k);
     if (colSums) {
       sumLo = _mm_add_epi16(sumLo, _mm_unpacklo_epi8(v, zero));
       sumHi = _mm_add_epi16(sumHi, _mm_unpackhi_epi8(v, zero));
@@ -111,6 +111,14 @@ void packContiguousPanel(const uint8_t* base, int64_t strideK, int64_t depth, ui
   if (!colSums) return;
   flush();
   for (int j = 0; j < 4; ++j) _mm_storeu_si128(reinterpret_cast<__m128i*>(colSums + 4 * j), total[j]);
+}
+
+// Sixteen contiguous columns of a row-major [K][columns] matrix (an NCHW pointwise convolution):
+// each k-row is one 16-byte load, offset to u8 by `mask`.
+void packContiguousPanel(const uint8_t* base, int64_t strideK, int64_t depth, uint8_t mask, uint8_t* panel, int32_t* colSums) {
+  const __m128i flip = _mm_set1_epi8(char(mask));
+  packRows([&](int64_t k) { return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + k * strideK)), flip); },
+           depth, panel, colSums);
 }
 
 }  // namespace
@@ -202,6 +210,11 @@ Im2colSource::Im2colSource(const uint8_t* image, bool signedInput, const Conv2dG
   g_.inW = columns;
   g_.padTop = 0;
   g_.padLeft = 0;
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t ky = 0; ky < g.kernelH; ++ky) {
+      for (int64_t kx = 0; kx < g.kernelW; ++kx) kOffset_.push_back((c * rows + ky * g.dilationH) * columns + kx * g.dilationW);
+    }
+  }
 }
 
 void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
@@ -218,22 +231,59 @@ void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
     runs[runCount++] = Run{i, length, oy * g_.strideH * g_.inW + ox * g_.strideW};
     i += length;
   }
-  // A run's 16-byte store may spill past its columns into the next run's (written after it) or
-  // into the second half of the 32-byte row.
+  // The usual shapes read each k-row straight into a register: one run (the sixteen columns lie
+  // in one output row) or two runs of eight (8-wide maps), at stride 1 or 2. Reads may run past
+  // the columns into the next row or the buffer's slack: those lanes are past `count`, computed
+  // and never read.
+  const int64_t depth = g_.channels * g_.kernelH * g_.kernelW;
+  const int64_t* kOffset = kOffset_.data();
+  const uint8_t* const image = padded_.data();
+  const __m128i lowBytes = _mm_set1_epi16(0x00ff);
+  if (runCount == 1 && g_.strideW == 1) {
+    const uint8_t* base = image + runs[0].offset;
+    packRows([&](int64_t k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + kOffset[k])); }, depth, panel, colSums);
+    return;
+  }
+  if (runCount == 1 && g_.strideW == 2) {
+    const uint8_t* base = image + runs[0].offset;
+    packRows([&](int64_t k) {
+      // Every other byte of 32: keep the low byte of each 16-bit pair.
+      const __m128i a = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + kOffset[k])), lowBytes);
+      const __m128i b = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + kOffset[k] + 16)), lowBytes);
+      return _mm_packus_epi16(a, b);
+    }, depth, panel, colSums);
+    return;
+  }
+  if (runCount == 2 && runs[0].length == 8 && runs[1].length == 8 && g_.strideW <= 2) {
+    const uint8_t* first = image + runs[0].offset;
+    const uint8_t* second = image + runs[1].offset;
+    if (g_.strideW == 1) {
+      packRows([&](int64_t k) {
+        return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(first + kOffset[k])),
+                                  _mm_loadl_epi64(reinterpret_cast<const __m128i*>(second + kOffset[k])));
+      }, depth, panel, colSums);
+    } else {
+      packRows([&](int64_t k) {
+        const __m128i a = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(first + kOffset[k])), lowBytes);
+        const __m128i b = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(second + kOffset[k])), lowBytes);
+        return _mm_packus_epi16(a, b);
+      }, depth, panel, colSums);
+    }
+    return;
+  }
+  // Otherwise each k's sixteen bytes are gathered run by run into a row buffer. A run's 16-byte
+  // store may spill past its columns into the next run's (written after it) or into the second
+  // half of the 32-byte row.
   alignas(16) uint8_t rows[4][2 * kPanelWidth];
   std::memset(rows, 0, sizeof(rows));
   int32_t sums[kPanelWidth] = {0};
-  const int64_t depth = g_.channels * g_.kernelH * g_.kernelW;
   const int64_t strideW = g_.strideW;
-  const int64_t plane = g_.inH * g_.inW;
-  const __m128i lowBytes = _mm_set1_epi16(0x00ff);
   int64_t k = 0;
   for (int64_t c = 0; c < g_.channels; ++c) {
-    const uint8_t* image = padded_.data() + c * plane;
     for (int64_t ky = 0; ky < g_.kernelH; ++ky) {
       for (int64_t kx = 0; kx < g_.kernelW; ++kx, ++k) {
         uint8_t* row = rows[k & 3];
-        const uint8_t* tap = image + ky * g_.dilationH * g_.inW + kx * g_.dilationW;
+        const uint8_t* tap = image + kOffset[k];
         for (int64_t r = 0; r < runCount; ++r) {
           const uint8_t* src = tap + runs[r].offset;
           uint8_t* dst = row + runs[r].first;

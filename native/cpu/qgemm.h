@@ -83,6 +83,7 @@ class Im2colSource : public ActivationSource {
  private:
   std::vector<uint8_t> padded_;  // channels x rows x columns, plus slack for 32-byte reads
   Conv2dGeometry g_;             // the geometry over padded_: no padding left
+  std::vector<int64_t> kOffset_; // per k (channel, ky, kx): its tap's offset into padded_
 };
 
 // What happens to each exact int32 accumulator.
