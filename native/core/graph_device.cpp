@@ -14,8 +14,8 @@ struct Slot {
 };
 
 // The buffer of a host tensor that stands for device bytes in ops that read only shapes.
-const std::shared_ptr<std::vector<uint8_t>>& phantomBuffer() {
-  static const auto buffer = std::make_shared<std::vector<uint8_t>>();
+const std::shared_ptr<ByteBuffer>& phantomBuffer() {
+  static const auto buffer = std::make_shared<ByteBuffer>();
   return buffer;
 }
 
@@ -144,7 +144,7 @@ std::vector<NamedTensor> CompiledModel::runOnDevice(DeviceBackend& device, const
       if (options.faultNode == int64_t(index)) {
         Tensor victim = hostValue(id);
         if (victim.byteSize() > 0) {
-          auto copy = std::make_shared<std::vector<uint8_t>>(*victim.buffer);
+          auto copy = std::make_shared<ByteBuffer>(*victim.buffer);
           (*copy)[0] ^= 1;
           victim.buffer = copy;
           slots[size_t(id)] = Slot();

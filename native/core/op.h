@@ -29,6 +29,9 @@ class ExecContext {
   // A zero-filled tensor; refuses (ERR_BITEXACT_RESOURCE) before allocating when the bytes live
   // in this run would exceed the cap.
   Tensor allocate(DType dtype, const Shape& shape);
+  // The same, its bytes left unwritten, for an op that writes every element of it (large
+  // outputs: zeroing them first cost a pass over memory per layer).
+  Tensor allocateForOverwrite(DType dtype, const Shape& shape);
   int64_t liveBytes() const { return live_->load(); }
 
  private:

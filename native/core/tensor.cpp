@@ -89,7 +89,7 @@ Tensor makeTensor(DType dtype, const Shape& shape) {
   Tensor t;
   t.dtype = dtype;
   t.shape = shape;
-  t.buffer = std::make_shared<std::vector<uint8_t>>(size_t(elementCount(shape)) * dtypeSize(dtype));
+  t.buffer = std::make_shared<ByteBuffer>(size_t(elementCount(shape)) * dtypeSize(dtype), uint8_t(0));
   return t;
 }
 

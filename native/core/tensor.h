@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
@@ -34,10 +35,23 @@ std::string shapeToString(const Shape& shape);
 // Element count; throws ERR_BITEXACT_INPUT on a negative dim or an overflowing product.
 int64_t elementCount(const Shape& shape);
 
+// std::allocator, except that resize and the size constructor leave new bytes uninitialised
+// (value-initialised only when a fill value is given): a kernel that writes every element of its
+// output should not pay for zeroing it first.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U> struct rebind { using other = DefaultInitAllocator<U>; };
+  DefaultInitAllocator() = default;
+  template <typename U> DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+  template <typename U> void construct(U* p) noexcept { ::new (static_cast<void*>(p)) U; }
+  template <typename U, typename... Args> void construct(U* p, Args&&... args) { ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...); }
+};
+using ByteBuffer = std::vector<uint8_t, DefaultInitAllocator<uint8_t>>;
+
 struct Tensor {
   DType dtype = DType::Float32;
   Shape shape;
-  std::shared_ptr<std::vector<uint8_t>> buffer;
+  std::shared_ptr<ByteBuffer> buffer;
 
   int64_t size() const { return elementCount(shape); }
   size_t byteSize() const { return size_t(size()) * dtypeSize(dtype); }

@@ -97,7 +97,7 @@ class ConvOp : public Op {
     const int64_t batch = x.shape[0];
     const int64_t groups = layer_->groups();
     const int64_t rowsPerGroup = layer_->rowsPerGroup();
-    Tensor y = ctx.allocate(layer_->outputType(), outShape);
+    Tensor y = ctx.allocateForOverwrite(layer_->outputType(), outShape);
     const int64_t inPlane = g.inH * g.inW;
     const int64_t outPlane = g.outH * g.outW;
     const size_t inElement = dtypeSize(x.dtype), outElement = dtypeSize(y.dtype);

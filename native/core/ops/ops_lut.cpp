@@ -30,7 +30,7 @@ class LutOp : public Op {
         fail(ErrorCode::Input, where_ + ": input " + shapeToString(x.shape) + " does not have " + std::to_string(channels_) + " channels");
       }
     }
-    Tensor y = ctx.allocate(table_.dtype, x.shape);
+    Tensor y = ctx.allocateForOverwrite(table_.dtype, x.shape);
     const auto channelOf = [&](int64_t i) { return channels_ > 1 ? (i / layout.inner) % channels_ : 0; };
     if (entries_ == 256 && dtypeSize(table_.dtype) == 1) {
       const uint8_t offset = x.dtype == DType::Int8 ? 0x80 : 0;  // int8 -128 is table entry 0

@@ -61,7 +61,7 @@ class MatMulOp : public Op {
     const int64_t depth = layer_->depth();
     const int64_t n = layer_->rowsPerGroup();
     const int64_t groups = layer_->groups();
-    Tensor y = ctx.allocate(layer_->outputType(), outShape);
+    Tensor y = ctx.allocateForOverwrite(layer_->outputType(), outShape);
     const size_t inElement = dtypeSize(a.dtype), outElement = dtypeSize(y.dtype);
     for (int64_t batch = 0; batch < outer * groups; ++batch) {
       const int64_t group = batch % groups;

@@ -38,7 +38,7 @@ void runBinary(ExecContext& ctx, const std::vector<const Tensor*>& in, std::vect
   const Tensor& b = *in[3];
   checkInputTypes(a.dtype, b.dtype, q, where);
   const BroadcastPlan plan = planBroadcast(a.shape, b.shape, where);
-  Tensor y = ctx.allocate(q.y.dtype, plan.output);
+  Tensor y = ctx.allocateForOverwrite(q.y.dtype, plan.output);
   const int32_t za = q.a.zeroPoints[0], zb = q.b.zeroPoints[0], zy = q.y.zeroPoints[0];
   const QRange range = q.y.range();
   uint8_t* dst = y.buffer->data();
@@ -165,7 +165,7 @@ class QLinearAddOp : public Op {
 // The common residual-add case without broadcasting: per-byte tables of the two scaled terms and
 // a loop over locals only (stores through a byte pointer would otherwise force reloads).
 void QLinearAddOp::runSameShape(ExecContext& ctx, const Tensor& a, const Tensor& b, std::vector<Tensor>& out) const {
-  Tensor y = ctx.allocate(q_.y.dtype, a.shape);
+  Tensor y = ctx.allocateForOverwrite(q_.y.dtype, a.shape);
   // Every vector ISA here implies AVX2; its 32x32-bit products need both multipliers below 2^31
   // (llround can reach exactly 2^31 for the larger one).
   if (ctx.isa != cpu::Isa::Scalar && m_.a < (int64_t(1) << 31) && m_.b < (int64_t(1) << 31)) {
@@ -235,7 +235,7 @@ class QLinearMulOp : public Op {
     checkInputTypes(a.dtype, b.dtype, q_, where_);
     const BroadcastPlan full = planBroadcast(a.shape, b.shape, where_);
     const BroadcastPlan plan = coalesceBroadcast(full);
-    Tensor y = ctx.allocate(q_.y.dtype, full.output);
+    Tensor y = ctx.allocateForOverwrite(q_.y.dtype, full.output);
     const bool sa = a.dtype == DType::Int8, sb = b.dtype == DType::Int8;
     uint8_t* dst = y.buffer->data();
     parallelRange(ctx.pool, y.size(), 1 << 14, [&](int64_t begin, int64_t end) {

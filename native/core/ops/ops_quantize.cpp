@@ -25,7 +25,7 @@ class QuantizeLinearOp : public Op {
                                    std::to_string(q_.scales.size()) + " scales");
       }
     }
-    Tensor y = ctx.allocate(q_.dtype, x.shape);
+    Tensor y = ctx.allocateForOverwrite(q_.dtype, x.shape);
     const float* src = x.data<float>();
     const int64_t n = x.size();
     if (!ctx.allowNonFinite) {
@@ -128,7 +128,7 @@ class DequantizeLinearOp : public Op {
                                    std::to_string(q_.scales.size()) + " scales");
       }
     }
-    Tensor y = ctx.allocate(DType::Float32, x.shape);
+    Tensor y = ctx.allocateForOverwrite(DType::Float32, x.shape);
     float* dst = y.mutableData<float>();
     parallelRange(ctx.pool, x.size(), 1 << 14, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
