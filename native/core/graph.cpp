@@ -325,7 +325,7 @@ std::vector<NamedTensor> CompiledModel::run(const std::vector<NamedTensor>& inpu
       Tensor& victim = values[size_t(step.outputs[0])];
       if (victim.byteSize() > 0) {
         // Copy first: the buffer may be shared with an input (Reshape) or a constant.
-        auto copy = std::make_shared<std::vector<uint8_t>>(*victim.buffer);
+        auto copy = std::make_shared<ByteBuffer>(*victim.buffer);
         (*copy)[0] ^= 1;
         victim.buffer = copy;
       }
