@@ -6,9 +6,9 @@
 #include "../core/merkle.h"
 #include "../cuda/cuda_backend.h"
 #include "async_job.h"
-#include "hash_threads.h"
 #include "cancel_token.h"
 #include "convert.h"
+#include "hash_threads.h"
 
 namespace bx::addon {
 namespace {
