@@ -20,9 +20,10 @@ struct DepthwisePlane {
   int32_t bias = 0;
 };
 
-// One geometry's depthwise kernel with its scratch: build it once per task, then run it on each
-// of the task's planes. Everything that depends only on the geometry (tap positions, the padded
-// layout) is computed in the constructor, not per plane: planes can be as small as 7 x 7.
+// One geometry's depthwise kernel with its scratch, plane by plane (the layers use it for maps
+// of 16 columns and more; DepthwiseBlockRunner below takes the narrower ones): build it once per
+// task, then run it on each of the task's planes. Everything that depends only on the geometry
+// (tap positions, the padded layout) is computed in the constructor, not per plane.
 class DepthwiseRunner {
  public:
   explicit DepthwiseRunner(const Conv2dGeometry& g);  // g.channels = 1
