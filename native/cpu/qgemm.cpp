@@ -231,32 +231,18 @@ void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
     runs[runCount++] = Run{i, length, oy * g_.strideH * g_.inW + ox * g_.strideW};
     i += length;
   }
-  // The usual shapes read each k-row straight into a register: one run (the sixteen columns lie
-  // in one output row) or two runs of eight (8-wide maps), at stride 1 or 2. Reads may run past
-  // the columns into the next row or the buffer's slack: those lanes are past `count`, computed
-  // and never read.
+  // The usual shapes read each k-row straight into a register, as two halves of eight columns:
+  // one run (the sixteen columns lie in one output row; its second half starts eight outputs on)
+  // or two runs of eight (8-wide maps), at stride 1 or 2. Reads may run past the columns into the
+  // next row or the buffer's slack: those lanes are past `count`, computed and never read.
   const int64_t depth = g_.channels * g_.kernelH * g_.kernelW;
   const int64_t* kOffset = kOffset_.data();
   const uint8_t* const image = padded_.data();
-  const __m128i lowBytes = _mm_set1_epi16(0x00ff);
-  if (runCount == 1 && g_.strideW == 1) {
-    const uint8_t* base = image + runs[0].offset;
-    packRows([&](int64_t k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + kOffset[k])); }, depth, panel, colSums);
-    return;
-  }
-  if (runCount == 1 && g_.strideW == 2) {
-    const uint8_t* base = image + runs[0].offset;
-    packRows([&](int64_t k) {
-      // Every other byte of 32: keep the low byte of each 16-bit pair.
-      const __m128i a = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + kOffset[k])), lowBytes);
-      const __m128i b = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + kOffset[k] + 16)), lowBytes);
-      return _mm_packus_epi16(a, b);
-    }, depth, panel, colSums);
-    return;
-  }
-  if (runCount == 2 && runs[0].length == 8 && runs[1].length == 8 && g_.strideW <= 2) {
+  const __m128i lowBytes = _mm_set1_epi16(0x00ff);  // stride 2: the low byte of each 16-bit pair
+  const bool halves = runCount == 1 || (runCount == 2 && runs[0].length == 8 && runs[1].length == 8);
+  if (halves && g_.strideW <= 2) {
     const uint8_t* first = image + runs[0].offset;
-    const uint8_t* second = image + runs[1].offset;
+    const uint8_t* second = runCount == 1 ? first + 8 * g_.strideW : image + runs[1].offset;
     if (g_.strideW == 1) {
       packRows([&](int64_t k) {
         return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(first + kOffset[k])),
