@@ -78,4 +78,26 @@ void qlinearMulBytesAvx2(const uint8_t* a, int64_t strideA, bool signedA, int32_
   }
 }
 
+// The table as sixteen 16-entry rows, each answered by one vpshufb. Row t must answer exactly the
+// bytes whose high nibble is t: v - 16t (wrapping) lies in [0, 15] for those and in [16, 255] for
+// all others, and adding 0x70 with unsigned saturation keeps the low nibble of the first and sets
+// bit 7 of the second, which makes vpshufb write 0. Exactly one row answers each byte; OR-ing the
+// sixteen lookups gives table[v]. Tails shorter than a vector go through the table one by one.
+void lookupBytesAvx2(const uint8_t* table, uint8_t flip, const uint8_t* x, uint8_t* y, int64_t n) {
+  __m256i rows[16];
+  for (int t = 0; t < 16; ++t) rows[t] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * t)));
+  const __m256i flipV = _mm256_set1_epi8(char(flip)), sixteen = _mm256_set1_epi8(16), bias = _mm256_set1_epi8(0x70);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), flipV);
+    __m256i r = _mm256_shuffle_epi8(rows[0], _mm256_adds_epu8(v, bias));
+    for (int t = 1; t < 16; ++t) {
+      v = _mm256_sub_epi8(v, sixteen);
+      r = _mm256_or_si256(r, _mm256_shuffle_epi8(rows[t], _mm256_adds_epu8(v, bias)));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), r);
+  }
+  for (; i < n; ++i) y[i] = table[uint8_t(x[i] ^ flip)];
+}
+
 }  // namespace bx::cpu

@@ -17,4 +17,8 @@ void qlinearAddBytesAvx2(const uint8_t* a, bool signedA, int32_t za, const uint8
 void qlinearMulBytesAvx2(const uint8_t* a, int64_t strideA, bool signedA, int32_t za, const uint8_t* b, int64_t strideB,
                          bool signedB, int32_t zb, Multiplier m, int32_t zy, QRange range, uint8_t* y, int64_t n);
 
+// y[i] = table[x[i] ^ flip] for i < n, one 256-entry byte table (QLinearLut; flip 0x80 maps int8
+// inputs to table entries).
+void lookupBytesAvx2(const uint8_t* table, uint8_t flip, const uint8_t* x, uint8_t* y, int64_t n);
+
 }  // namespace bx::cpu

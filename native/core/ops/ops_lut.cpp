@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../../cpu/elementwise_avx2.h"
 #include "../device.h"
 #include "../lut_tables.h"
 #include "../qparams.h"
@@ -44,6 +45,11 @@ class LutOp : public Op {
         for (int64_t i = begin; i < end;) {
           const int64_t stop = std::min(end, (i / run + 1) * run);
           const uint8_t* __restrict row = table + channelOf(i) * 256;
+          if (ctx.isa != cpu::Isa::Scalar) {  // every vector ISA here implies AVX2
+            cpu::lookupBytesAvx2(row, offset, src + i, dst + i, stop - i);
+            i = stop;
+            continue;
+          }
           const uint8_t* __restrict from = src;
           uint8_t* __restrict to = dst;
           for (; i < stop; ++i) to[i] = row[uint8_t(from[i] ^ offset)];
