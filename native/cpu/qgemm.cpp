@@ -524,7 +524,10 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
       const int64_t row0 = block * mr;
       const int64_t rowEnd = std::min<int64_t>(w.rows, row0 + mr);
       for (int64_t j = 0; j < panelCount; ++j) {
-        kernel(kernelPanels + size_t(j) * kernelPanelBytes, blockWeights, quads, acc + j * kPanelWidth, kBlockColumns);
+        // The chunk's last panel may hold 8 valid columns or fewer: the epilogue reads no others.
+        const bool firstHalfOnly = w.isa == Isa::Avx2 && chunkColumns - j * kPanelWidth <= kPanelWidth / 2;
+        (firstHalfOnly ? microKernelAvx2FirstHalf : kernel)(kernelPanels + size_t(j) * kernelPanelBytes, blockWeights, quads,
+                                                            acc + j * kPanelWidth, kBlockColumns);
       }
       if (!transposed) {
         for (int64_t row = row0; row < rowEnd; ++row) {

@@ -117,6 +117,9 @@ bool packedGemmSelfTest(Isa isa);
 // The AVX2 kernel reads its panel widened to int16 (the same layout, two bytes per element; 32-byte
 // aligned): widenPanelsAvx2 converts `bytes` (a multiple of 16) packed bytes.
 void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
+// The same for a panel whose valid columns all lie in its first half (a map's last, partial
+// panel: 49 outputs of a 7 x 7 map leave one): only acc columns 0-7 are written.
+void microKernelAvx2FirstHalf(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
 void widenPanelsAvx2(const uint8_t* panels, int64_t bytes, int16_t* out);
 void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
 constexpr int kRowsPerBlockAvx2 = 4;

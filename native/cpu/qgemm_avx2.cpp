@@ -61,6 +61,10 @@ void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads
   halfPanel(a + 32, w, quads, acc + 8, accStride);
 }
 
+void microKernelAvx2FirstHalf(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride) {
+  halfPanel(reinterpret_cast<const int16_t*>(panel), reinterpret_cast<const int16_t*>(weights), quads, acc, accStride);
+}
+
 void widenPanelsAvx2(const uint8_t* panels, int64_t bytes, int16_t* out) {
   for (int64_t i = 0; i < bytes; i += 16) {
     _mm256_store_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(panels + i))));
