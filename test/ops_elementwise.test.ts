@@ -114,11 +114,13 @@ describe('QLinearAdd / QLinearMul', () => {
     expect(Array.from(r.outputs.y.data as Int8Array)).toEqual(expected);
   });
 
-  // Broadcast runs: a squeeze-and-excitation scale [N, C, 1, 1] over [N, C, H, W] (runs of 35 and
-  // of 600, longer than the kernel's chunk), a row vector, two
-  // operands broadcast both ways, a scalar; uint8 and int8; M = 0.0075 and M = 1.5 (above 1).
+  // Broadcast runs: a squeeze-and-excitation scale [N, C, 1, 1] over [N, C, H, W] (runs of 35; 400
+  // runs of 49, 19600 outputs, whose requantising spans of 4096 and parallel ranges end mid-run; runs
+  // of 600), a row vector, two operands broadcast both ways, a scalar; uint8 and int8; M = 0.0075,
+  // 0.02 and 1.5 (above 1).
   for (const [aShape, bShape, t, params] of [
     [[2, 24, 1, 1], [2, 24, 5, 7], 'uint8', [f(0.02), 3, f(0.03), 128, f(0.08), 100]],
+    [[2, 200, 1, 1], [2, 200, 7, 7], 'int8', [f(0.02), -7, f(0.03), 20, f(0.01), -3]],
     [[1, 3, 20, 30], [1, 3, 1, 1], 'uint8', [f(0.02), 3, f(0.03), 128, f(0.08), 100]],
     [[4, 10], [10], 'int8', [f(0.05), -3, f(0.03), 9, f(0.2), 4]],
     [[3, 1, 4], [2, 1, 5, 1], 'uint8', [f(0.02), 250, f(0.03), 0, f(0.08), 0]],

@@ -45,37 +45,34 @@ void qlinearAddBytesAvx2(const uint8_t* a, bool signedA, int32_t za, const uint8
   }
 }
 
-void qlinearMulBytesAvx2(const uint8_t* a, int64_t strideA, bool signedA, int32_t za, const uint8_t* b, int64_t strideB,
-                         bool signedB, int32_t zb, Multiplier m, int32_t zy, QRange range, uint8_t* y, int64_t n) {
-  // The centred products (|.| <= 255 * 255) go through the GEMM's requantising epilogue, which
-  // applies exactly this rule to int32 accumulators.
+void qlinearMulProductsAvx2(const uint8_t* a, int64_t strideA, bool signedA, int32_t za, const uint8_t* b, int64_t strideB,
+                            bool signedB, int32_t zb, int32_t* products, int64_t n) {
+  const auto centred = [](const uint8_t* p, int64_t stride, bool isSigned, int32_t zero, int64_t at) {
+    if (stride == 0) return _mm256_set1_epi32((isSigned ? int32_t(int8_t(p[0])) : int32_t(p[0])) - zero);
+    return _mm256_sub_epi32(widen(p + at, isSigned), _mm256_set1_epi32(zero));
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i product = _mm256_mullo_epi32(centred(a, strideA, signedA, za, i), centred(b, strideB, signedB, zb, i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(products + i), product);
+  }
+  for (; i < n; ++i) {
+    const int32_t ca = (signedA ? int32_t(int8_t(a[i * strideA])) : int32_t(a[i * strideA])) - za;
+    const int32_t cb = (signedB ? int32_t(int8_t(b[i * strideB])) : int32_t(b[i * strideB])) - zb;
+    products[i] = ca * cb;  // |.| <= 255 * 255
+  }
+}
+
+void qlinearMulRequantizeAvx2(const int32_t* products, int64_t n, Multiplier m, int32_t zy, QRange range, uint8_t* y) {
+  // The GEMM's requantising epilogue applies exactly this rule to int32 accumulators.
   GemmEpilogue e;
   e.multipliers = &m;
   e.outputZeroPoint = zy;
   e.range = range;
   e.signedOutput = range.lo < 0;
   e.colStride = 1;
-  const auto centred = [](const uint8_t* p, int64_t stride, bool isSigned, int32_t zero, int64_t at) {
-    if (stride == 0) return _mm256_set1_epi32((isSigned ? int32_t(int8_t(p[0])) : int32_t(p[0])) - zero);
-    return _mm256_sub_epi32(widen(p + at, isSigned), _mm256_set1_epi32(zero));
-  };
-  constexpr int64_t kChunk = 256;
-  alignas(32) int32_t acc[kChunk];
-  for (int64_t start = 0; start < n; start += kChunk) {
-    const int64_t count = n - start < kChunk ? n - start : kChunk;
-    int64_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-      const __m256i product = _mm256_mullo_epi32(centred(a, strideA, signedA, za, start + i), centred(b, strideB, signedB, zb, start + i));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(acc + i), product);
-    }
-    for (; i < count; ++i) {
-      const int32_t ca = (signedA ? int32_t(int8_t(a[(start + i) * strideA])) : int32_t(a[(start + i) * strideA])) - za;
-      const int32_t cb = (signedB ? int32_t(int8_t(b[(start + i) * strideB])) : int32_t(b[(start + i) * strideB])) - zb;
-      acc[i] = ca * cb;
-    }
-    e.out = y + start;
-    rowEpilogueAvx2(e, 0, 0, count, acc, 0, 0, nullptr);
-  }
+  e.out = y;
+  rowEpilogueAvx2(e, 0, 0, n, products, 0, 0, nullptr);
 }
 
 // The table as sixteen 16-entry rows, each answered by one vpshufb. Row t must answer exactly the
