@@ -2,6 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { BitexactError, info, loadModel } from '../src/index.js';
 import { buildModel, tensorValue } from './helpers/onnx_builder.js';
+import { ISAS } from './helpers/run_all.js';
 
 function quantizeModel(shape: (number | string)[] = [2, 3]) {
   return buildModel({
@@ -120,6 +121,29 @@ describe('input errors', () => {
     const r = await m.run({ x: { dtype: 'float32', shape: [2, 3], data: Float32Array.from([NaN, Infinity, -Infinity, 0, 0, 0]) } }, { allowNonFinite: true });
     expect(Array.from(r.outputs.y.data as Uint8Array).slice(0, 3)).toEqual([128, 255, 0]);
     m.dispose();
+  });
+
+  it('a large input names its first non-finite element on every ISA and thread count', async () => {
+    // 100 000 elements: the check runs in vector steps over several parallel ranges. A lone NaN
+    // inside a vector step must be found; with two bad elements the message names the first, not
+    // the one some thread saw first.
+    const n = 100_000;
+    const clean = Float32Array.from({ length: n }, (_, i) => (i % 251) / 10 - 12);
+    const lone = clean.slice();
+    lone[70_001] = NaN;
+    const two = clean.slice();
+    two[12_345] = Infinity;
+    two[99_999] = -Infinity;
+    for (const isa of ISAS) {
+      for (const threads of [1, 2, 4]) {
+        const m = await loadModel(quantizeModel([n]), { isa, threads });
+        const run = (data: Float32Array) => m.run({ x: { dtype: 'float32', shape: [n], data } });
+        await expectCode(run(lone), 'ERR_BITEXACT_INPUT', /element 70001 is NaN/);
+        await expectCode(run(two), 'ERR_BITEXACT_INPUT', /element 12345 is infinite/);
+        expect((await run(clean)).outputs.y.data.length).toBe(n);
+        m.dispose();
+      }
+    }
   });
 
   it('declared dimensions over the memory cap are refused before allocating', async () => {

@@ -6,6 +6,8 @@
 
 #include <immintrin.h>
 
+#include <cmath>
+
 namespace bx::cpu {
 
 void quantizeBytesAvx2(const float* x, uint8_t* y, int64_t n, float scale, int32_t zeroPoint, QRange range) {
@@ -24,6 +26,21 @@ void quantizeBytesAvx2(const float* x, uint8_t* y, int64_t n, float scale, int32
     _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), bytes);
   }
   for (; i < n; ++i) y[i] = uint8_t(quantizeFloat(x[i], scale, zeroPoint, range));
+}
+
+bool allFiniteAvx2(const float* x, int64_t n) {
+  const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+  __m256i any = _mm256_setzero_si256();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i bits = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), exponent);
+    any = _mm256_or_si256(any, _mm256_cmpeq_epi32(bits, exponent));
+  }
+  if (!_mm256_testz_si256(any, any)) return false;
+  for (; i < n; ++i) {
+    if (!std::isfinite(x[i])) return false;
+  }
+  return true;
 }
 
 }  // namespace bx::cpu

@@ -1,4 +1,6 @@
 // QuantizeLinear and DequantizeLinear: the float boundary of a quantized graph (contract rule 3).
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -9,6 +11,18 @@
 
 namespace bx {
 namespace {
+
+// Whether x[0..n) holds no NaN or infinity: split across the pool, vectorised on every vector ISA
+// (they all imply AVX2). Which elements fail does not matter here; the caller finds the first.
+bool allFinite(ExecContext& ctx, const float* x, int64_t n) {
+  std::atomic<bool> finite{true};
+  parallelRange(ctx.pool, n, 1 << 15, [&](int64_t begin, int64_t end) {
+    const bool ok = ctx.isa != cpu::Isa::Scalar ? cpu::allFiniteAvx2(x + begin, end - begin)
+                                                : std::all_of(x + begin, x + end, [](float v) { return std::isfinite(v); });
+    if (!ok) finite.store(false);
+  });
+  return finite.load();
+}
 
 class QuantizeLinearOp : public Op {
  public:
@@ -28,8 +42,8 @@ class QuantizeLinearOp : public Op {
     Tensor y = ctx.allocateForOverwrite(q_.dtype, x.shape);
     const float* src = x.data<float>();
     const int64_t n = x.size();
-    if (!ctx.allowNonFinite) {
-      for (int64_t i = 0; i < n; ++i) {
+    if (!ctx.allowNonFinite && !allFinite(ctx, src, n)) {
+      for (int64_t i = 0; i < n; ++i) {  // the first one, for the message
         if (!std::isfinite(src[i])) {
           fail(ErrorCode::Input, where_ + ": input element " + std::to_string(i) + " is " +
                                      (std::isnan(src[i]) ? "NaN" : "infinite") +
