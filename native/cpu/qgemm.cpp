@@ -61,29 +61,51 @@ PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, i
 
 namespace {
 
-// Interleaves four 16-byte rows (k, k+1, k+2, k+3 for 16 columns) into one panel quad: column i's
-// four bytes end up adjacent. SSE2 only, so it is part of the baseline build.
-inline void interleaveRows(__m128i r0, __m128i r1, __m128i r2, __m128i r3, uint8_t* dst) {
-  const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
-  const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(lo01, lo23));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(lo01, lo23));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 32), _mm_unpacklo_epi16(hi01, hi23));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 48), _mm_unpackhi_epi16(hi01, hi23));
+// Stores sixteen packed bytes at `offset` (in packed bytes) of a panel: as bytes, or for the AVX2
+// kernel each widened to a uint16 (the panel then takes twice the bytes; packing straight into
+// that layout saves a second pass over every panel). SSE2 only, so part of the baseline build.
+inline void storePacked(__m128i v, uint8_t* panel, int64_t offset, bool wide) {
+  if (!wide) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(panel + offset), v);
+    return;
+  }
+  const __m128i zero = _mm_setzero_si128();
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(panel + 2 * offset), _mm_unpacklo_epi8(v, zero));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(panel + 2 * offset + 16), _mm_unpackhi_epi8(v, zero));
 }
 
-inline void interleaveQuad(const uint8_t* rows, int64_t rowStride, uint8_t* dst) {
+// Interleaves four 16-byte rows (k, k+1, k+2, k+3 for 16 columns) into panel quad q: column i's
+// four bytes end up adjacent.
+inline void interleaveRows(__m128i r0, __m128i r1, __m128i r2, __m128i r3, uint8_t* panel, int64_t q, bool wide) {
+  const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
+  const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
+  const int64_t offset = q * kPanelWidth * 4;
+  storePacked(_mm_unpacklo_epi16(lo01, lo23), panel, offset, wide);
+  storePacked(_mm_unpackhi_epi16(lo01, lo23), panel, offset + 16, wide);
+  storePacked(_mm_unpacklo_epi16(hi01, hi23), panel, offset + 32, wide);
+  storePacked(_mm_unpackhi_epi16(hi01, hi23), panel, offset + 48, wide);
+}
+
+inline void interleaveQuad(const uint8_t* rows, int64_t rowStride, uint8_t* panel, int64_t q, bool wide) {
   interleaveRows(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows)),
                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + rowStride)),
                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 2 * rowStride)),
-                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 3 * rowStride)), dst);
+                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 3 * rowStride)), panel, q, wide);
+}
+
+// Widens the first `bytes` packed bytes of a panel to uint16 in place, last block first (each
+// block is loaded before the stores that overlap it).
+void widenInPlace(uint8_t* panel, int64_t bytes) {
+  for (int64_t offset = (bytes - 1) & ~int64_t(15); offset >= 0; offset -= 16) {
+    storePacked(_mm_loadu_si128(reinterpret_cast<const __m128i*>(panel + offset)), panel, offset, true);
+  }
 }
 
 // A panel from its k-rows: loadRow(k) gives the sixteen bytes of row k (u8 domain), four rows
 // are interleaved into a quad; rows past the depth are zero (and so are their weights). Column
 // sums go through 16-bit lanes, flushed to int32 every 256 rows (256 * 255 < 2^16).
 template <typename LoadRow>
-void packRows(LoadRow loadRow, int64_t depth, uint8_t* panel, int32_t* colSums) {
+void packRows(LoadRow loadRow, int64_t depth, uint8_t* panel, int32_t* colSums, bool wide) {
   const __m128i zero = _mm_setzero_si128();
   __m128i sumLo = zero, sumHi = zero;  // columns 0-7 and 8-15, uint16
   __m128i total[4] = {zero, zero, zero, zero};
@@ -105,7 +127,7 @@ void packRows(LoadRow loadRow, int64_t depth, uint8_t* panel, int32_t* colSums) 
   };
   for (int64_t k = 0; k < depth; k += 4) {
     const __m128i r0 = row(k), r1 = row(k + 1), r2 = row(k + 2), r3 = row(k + 3);
-    interleaveRows(r0, r1, r2, r3, panel + (k >> 2) * kPanelWidth * 4);
+    interleaveRows(r0, r1, r2, r3, panel, k >> 2, wide);
     if (colSums && ((k + 4) & 255) == 0) flush();
   }
   if (!colSums) return;
@@ -115,17 +137,18 @@ void packRows(LoadRow loadRow, int64_t depth, uint8_t* panel, int32_t* colSums) 
 
 // Sixteen contiguous columns of a row-major [K][columns] matrix (an NCHW pointwise convolution):
 // each k-row is one 16-byte load, offset to u8 by `mask`.
-void packContiguousPanel(const uint8_t* base, int64_t strideK, int64_t depth, uint8_t mask, uint8_t* panel, int32_t* colSums) {
+void packContiguousPanel(const uint8_t* base, int64_t strideK, int64_t depth, uint8_t mask, uint8_t* panel, int32_t* colSums,
+                         bool wide) {
   const __m128i flip = _mm_set1_epi8(char(mask));
   packRows([&](int64_t k) { return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + k * strideK)), flip); },
-           depth, panel, colSums);
+           depth, panel, colSums, wide);
 }
 
 }  // namespace
 
-void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
+void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums, bool wide) const {
   if (strideP_ == 1 && count == kPanelWidth && strideK_ >= kPanelWidth) {
-    packContiguousPanel(base_ + p0, strideK_, depth_, xorMask_, panel, colSums);
+    packContiguousPanel(base_ + p0, strideK_, depth_, xorMask_, panel, colSums, wide);
     return;
   }
   int32_t sums[kPanelWidth] = {0};
@@ -139,11 +162,11 @@ void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
       uint8_t* row = rows[k & 3];
       for (int64_t i = 0; i < count; ++i) row[i] = uint8_t(src[i * strideP_] ^ xorMask_);
       if (colSums) for (int64_t i = 0; i < count; ++i) sums[i] += row[i];
-      if ((k & 3) == 3) interleaveQuad(&rows[0][0], kPanelWidth, panel + (k >> 2) * kPanelWidth * 4);
+      if ((k & 3) == 3) interleaveQuad(&rows[0][0], kPanelWidth, panel, k >> 2, wide);
     }
     if (depth_ & 3) {
       for (int64_t r = depth_ & 3; r < 4; ++r) std::memset(rows[r], 0, kPanelWidth);
-      interleaveQuad(&rows[0][0], kPanelWidth, panel + (depth_ >> 2) * kPanelWidth * 4);
+      interleaveQuad(&rows[0][0], kPanelWidth, panel, depth_ >> 2, wide);
     }
   } else if (strideK_ == 1) {
     // Each column is a contiguous row of K bytes (MatMul activations [M, K]): a quad of a column
@@ -186,6 +209,8 @@ void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
       }
     }
   }
+  // The two paths above write bytes one column at a time: widened afterwards.
+  if (wide && !(strideP_ < strideK_)) widenInPlace(panel, quadCount(depth_) * kPanelWidth * 4);
   if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }
 
@@ -217,7 +242,7 @@ Im2colSource::Im2colSource(const uint8_t* image, bool signedInput, const Conv2dG
   }
 }
 
-void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const {
+void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums, bool wide) const {
   // The panel's columns split into runs that share an output row; within a run the input
   // columns advance by strideW. Each k's 16 bytes are gathered into a row buffer, four rows are
   // interleaved into a quad. The padded image makes every read in bounds.
@@ -247,13 +272,13 @@ void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
       packRows([&](int64_t k) {
         return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(first + kOffset[k])),
                                   _mm_loadl_epi64(reinterpret_cast<const __m128i*>(second + kOffset[k])));
-      }, depth, panel, colSums);
+      }, depth, panel, colSums, wide);
     } else {
       packRows([&](int64_t k) {
         const __m128i a = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(first + kOffset[k])), lowBytes);
         const __m128i b = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(second + kOffset[k])), lowBytes);
         return _mm_packus_epi16(a, b);
-      }, depth, panel, colSums);
+      }, depth, panel, colSums, wide);
     }
     return;
   }
@@ -285,14 +310,14 @@ void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
           }
         }
         if (colSums) for (int64_t i = 0; i < count; ++i) sums[i] += row[i];
-        if ((k & 3) == 3) interleaveQuad(&rows[0][0], 2 * kPanelWidth, panel + (k >> 2) * kPanelWidth * 4);
+        if ((k & 3) == 3) interleaveQuad(&rows[0][0], 2 * kPanelWidth, panel, k >> 2, wide);
       }
     }
   }
   if (depth & 3) {
     // The last, partial quad: rows past the depth are zero (and so are their weights).
     for (int64_t r = depth & 3; r < 4; ++r) std::memset(rows[r], 0, 2 * kPanelWidth);
-    interleaveQuad(&rows[0][0], 2 * kPanelWidth, panel + (depth >> 2) * kPanelWidth * 4);
+    interleaveQuad(&rows[0][0], 2 * kPanelWidth, panel, depth >> 2, wide);
   }
   if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }
@@ -414,7 +439,7 @@ void runNarrowGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   const int64_t depth = w.depth, quads = quadCount(depth);
   std::vector<uint8_t> panel(size_t(quads * kPanelWidth * 4) + 64);
   int32_t colSums[kPanelWidth] = {0};
-  src.packPanel(0, columns, panel.data(), w.anyZeroPoint ? colSums : nullptr);
+  src.packPanel(0, columns, panel.data(), w.anyZeroPoint ? colSums : nullptr, false);
   std::vector<int16_t> widened(size_t(columns * depth));
   for (int64_t c = 0; c < columns; ++c) {
     for (int64_t k = 0; k < depth; ++k) widened[size_t(c * depth + k)] = panel[size_t(((k >> 2) * kPanelWidth + c) * 4 + (k & 3))];
@@ -474,7 +499,9 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   if (columnChunks < wantedChunks) rowSplits = std::min<int64_t>(rowBlocks, (wantedChunks + columnChunks - 1) / columnChunks);
   const int64_t blocksPerSplit = (rowBlocks + rowSplits - 1) / rowSplits;
   const size_t weightBlockBytes = size_t(quads * mr * 4) * (w.isa == Isa::Avx2 ? 2 : 1);
-  const size_t panelBytes = size_t(quads * kPanelWidth * 4);
+  // The AVX2 kernel reads its panels widened to int16, which the packers write directly.
+  const bool widePanels = w.isa == Isa::Avx2;
+  const size_t kernelPanelBytes = size_t(quads * kPanelWidth * 4) * (widePanels ? 2 : 1);
   const auto kernel = w.isa == Isa::Avx2 ? microKernelAvx2 : microKernelAvx512Vnni;
   // Every CPU with AVX-512 VNNI has AVX2: its vector epilogue serves both. It writes contiguous
   // output columns; MatMul and Gemm outputs are transposed (GEMM rows are output columns, the
@@ -490,26 +517,14 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
     // Reused across calls on this thread: no allocation on the hot path.
     thread_local std::vector<uint8_t> packBuffer;
     thread_local std::vector<int32_t> sumBuffer;
-    if (packBuffer.size() < panelBytes * size_t(panelCount) + 64) packBuffer.resize(panelBytes * size_t(panelCount) + 64);
+    if (packBuffer.size() < kernelPanelBytes * size_t(panelCount) + 64) packBuffer.resize(kernelPanelBytes * size_t(panelCount) + 64);
     if (sumBuffer.size() < size_t(panelCount * kPanelWidth)) sumBuffer.resize(size_t(panelCount * kPanelWidth));
-    uint8_t* packed = packBuffer.data() + ((64 - (reinterpret_cast<uintptr_t>(packBuffer.data()) & 63)) & 63);
+    uint8_t* kernelPanels = packBuffer.data() + ((64 - (reinterpret_cast<uintptr_t>(packBuffer.data()) & 63)) & 63);
     int32_t* colSums = sumBuffer.data();
     for (int64_t j = 0; j < panelCount; ++j) {
       const int64_t p0 = (firstPanel + j) * kPanelWidth;
-      src.packPanel(p0, std::min(kPanelWidth, columns - p0), packed + size_t(j) * panelBytes,
-                    w.anyZeroPoint ? colSums + j * kPanelWidth : nullptr);
-    }
-    // The AVX2 kernel takes its panels widened to int16: once here, not once per row block.
-    const uint8_t* kernelPanels = packed;
-    size_t kernelPanelBytes = panelBytes;
-    if (w.isa == Isa::Avx2) {
-      thread_local std::vector<int16_t> wideBuffer;
-      const size_t elements = panelBytes * size_t(panelCount);
-      if (wideBuffer.size() < elements + 32) wideBuffer.resize(elements + 32);
-      int16_t* wide = wideBuffer.data() + ((64 - (reinterpret_cast<uintptr_t>(wideBuffer.data()) & 63)) & 63) / 2;
-      widenPanelsAvx2(packed, int64_t(elements), wide);
-      kernelPanels = reinterpret_cast<const uint8_t*>(wide);
-      kernelPanelBytes = panelBytes * 2;
+      src.packPanel(p0, std::min(kPanelWidth, columns - p0), kernelPanels + size_t(j) * kernelPanelBytes,
+                    w.anyZeroPoint ? colSums + j * kPanelWidth : nullptr, widePanels);
     }
     // Accumulators of one row block across all the chunk's panels, so the epilogue runs once per
     // row over up to kMaxPanelsPerChunk * 16 contiguous columns (its setup is per call).
