@@ -44,11 +44,12 @@ PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, i
                           const std::vector<int32_t>& weightZeroPoints);
 
 // Fills a panel: kPanelWidth columns starting at column p0 (count <= kPanelWidth valid ones), all
-// quads, already offset to u8; also the per-column sums Sa when colSums is not null.
+// quads, already offset to u8; also the per-column sums Sa when colSums is not null. With `wide`
+// each byte is stored as a uint16 (the layout the AVX2 kernel reads; twice the bytes).
 class ActivationSource {
  public:
   virtual ~ActivationSource() = default;
-  virtual void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const = 0;
+  virtual void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums, bool wide) const = 0;
 };
 
 // Column p, row k at base[k*strideK + p*strideP]; the element type is u8 or s8.
@@ -56,7 +57,7 @@ class MatrixSource : public ActivationSource {
  public:
   MatrixSource(const uint8_t* base, bool signedInput, int64_t depth, int64_t strideK, int64_t strideP)
       : base_(base), xorMask_(signedInput ? 0x80 : 0), depth_(depth), strideK_(strideK), strideP_(strideP) {}
-  void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const override;
+  void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums, bool wide) const override;
 
  private:
   const uint8_t* base_;
@@ -78,7 +79,7 @@ class Im2colSource : public ActivationSource {
   // constructor copies the image into a buffer already padded (and offset to u8) so that packing
   // never checks bounds and reads whole 16-byte rows.
   Im2colSource(const uint8_t* image, bool signedInput, const Conv2dGeometry& g, uint8_t padValue);
-  void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums) const override;
+  void packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t* colSums, bool wide) const override;
 
  private:
   std::vector<uint8_t> padded_;  // channels x rows x columns, plus slack for 32-byte reads
@@ -115,12 +116,11 @@ bool packedGemmSelfTest(Isa isa);
 // Micro-kernels, one per ISA translation unit: acc[r * accStride + i] (r < MR, i < 16) = dots of
 // one weight row block and one panel.
 // The AVX2 kernel reads its panel widened to int16 (the same layout, two bytes per element; 32-byte
-// aligned): widenPanelsAvx2 converts `bytes` (a multiple of 16) packed bytes.
+// aligned; packPanel's `wide`).
 void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
 // The same for a panel whose valid columns all lie in its first half (a map's last, partial
 // panel: 49 outputs of a 7 x 7 map leave one): only acc columns 0-7 are written.
 void microKernelAvx2FirstHalf(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
-void widenPanelsAvx2(const uint8_t* panels, int64_t bytes, int16_t* out);
 void microKernelAvx512Vnni(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
 constexpr int kRowsPerBlockAvx2 = 4;
 constexpr int kRowsPerBlockAvx512 = 8;

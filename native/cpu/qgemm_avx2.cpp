@@ -1,6 +1,6 @@
 // AVX2 micro-kernel. vpmaddubsw would be faster but saturates int16 pair sums, so bytes are
 // widened to int16 first and multiplied with vpmaddwd, which is exact for these ranges. The panel
-// is widened once per chunk (widenPanelsAvx2), not once per row block.
+// is packed already widened (packPanel's `wide`), once per chunk, not once per row block.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -18,7 +18,7 @@ inline __m256i broadcastQuad(const int16_t* w) {
   return _mm256_set1_epi64x(quad);
 }
 
-// Columns [half*8, half*8 + 8) of the panel, already widened to int16 (widenPanelsAvx2), against
+// Columns [half*8, half*8 + 8) of the panel, already widened to int16, against
 // the block's 4 rows. Accumulator lanes hold, per column, the partial sums of quad positions (0,1)
 // and (2,3); they are summed at the end.
 inline void halfPanel(const int16_t* column, const int16_t* w, int64_t quads, int32_t* out, int64_t stride) {
@@ -63,12 +63,6 @@ void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads
 
 void microKernelAvx2FirstHalf(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride) {
   halfPanel(reinterpret_cast<const int16_t*>(panel), reinterpret_cast<const int16_t*>(weights), quads, acc, accStride);
-}
-
-void widenPanelsAvx2(const uint8_t* panels, int64_t bytes, int16_t* out) {
-  for (int64_t i = 0; i < bytes; i += 16) {
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(panels + i))));
-  }
 }
 
 namespace {
