@@ -118,9 +118,13 @@ class ConvOp : public Op {
       // time (MobileNetV2's 14 x 14 and 7 x 7 layers at batch 16, one thread: 35-60% less time
       // than plane by plane); from 28 columns up both kernels took about the same time, and the
       // plane kernel needs no transposes.
+      // At least this many outputs per task (a few microseconds of work): enough to outweigh
+      // handing it to a worker, small enough that a batch-1 layer of 7 x 7 planes (576 channels
+      // at stride 2: 28 224 outputs) still splits across the threads.
+      constexpr int64_t kDepthwiseTaskOutputs = 4096;
       if (g.outW < 16) {
         const int64_t blocks = int64_t(blockWeights_.size());
-        parallelRange(ctx.pool, batch * blocks, std::max<int64_t>(1, 16384 / std::max<int64_t>(outPlane * cpu::kDepthwiseBlock, 1)), [&](int64_t begin, int64_t end) {
+        parallelRange(ctx.pool, batch * blocks, std::max<int64_t>(1, kDepthwiseTaskOutputs / std::max<int64_t>(outPlane * cpu::kDepthwiseBlock, 1)), [&](int64_t begin, int64_t end) {
           cpu::DepthwiseBlockRunner runner(g);
           cpu::DepthwiseBlockInput block;
           block.signedInput = layer_->inputSigned();
@@ -138,7 +142,7 @@ class ConvOp : public Op {
         });
       } else {
         // Hand each task a range of planes, not one (16 x 16 is a few hundred outputs).
-        parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, 16384 / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
+        parallelRange(ctx.pool, batch * groups, std::max<int64_t>(1, kDepthwiseTaskOutputs / std::max<int64_t>(outPlane, 1)), [&](int64_t begin, int64_t end) {
           cpu::DepthwiseRunner runner(g);
           for (int64_t chunk = begin; chunk < end; ++chunk) {
             const int64_t n = chunk / groups, group = chunk % groups;
