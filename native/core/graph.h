@@ -79,6 +79,8 @@ class CompiledModel {
   const Hash32& modelHash() const { return modelHash_; }
   cpu::Isa isa() const { return isa_; }
   int threads() const;
+  // The compute threads this model's CPU runs use (shared by models with the same thread count).
+  cpu::ThreadPool& pool() const { return *pool_; }
   size_t stepCount() const { return steps_.size(); }
 
   // Validates names, dtypes and shapes of the inputs, then runs every step. Outputs come in the

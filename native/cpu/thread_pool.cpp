@@ -9,6 +9,7 @@ namespace bx::cpu {
 
 struct ThreadPool::Job {
   const std::function<void(int64_t)>* fn = nullptr;
+  std::function<void(int64_t)> owned;  // a posted task's chunk (fn points here)
   int64_t chunks = 0;
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> finished{0};
@@ -124,6 +125,45 @@ void ThreadPool::parallelFor(int64_t chunks, const std::function<void(int64_t)>&
     }
   }
   if (job->error) std::rethrow_exception(job->error);
+}
+
+void BackgroundTask::runIfUnclaimed() {
+  if (claimed_.exchange(true)) return;
+  std::exception_ptr error;
+  try {
+    fn_();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = error;
+    finished_ = true;
+  }
+  done_.notify_all();
+}
+
+void BackgroundTask::wait() {
+  runIfUnclaimed();
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_.wait(lock, [this] { return finished_; });
+  if (error_) std::rethrow_exception(error_);
+}
+
+std::shared_ptr<BackgroundTask> ThreadPool::post(std::function<void()> fn) {
+  auto task = std::make_shared<BackgroundTask>(std::move(fn));
+  if (workers_.empty()) return task;
+  auto job = std::make_shared<Job>();
+  job->owned = [task](int64_t) { task->runIfUnclaimed(); };
+  job->fn = &job->owned;
+  job->chunks = 1;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_.push_back(job);
+    queued_.fetch_add(1);
+  }
+  wake_.notify_one();
+  return task;
 }
 
 int defaultThreadCount() {

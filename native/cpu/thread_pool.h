@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,26 @@
 #include <vector>
 
 namespace bx::cpu {
+
+// A task handed to the pool without waiting for it (ThreadPool::post).
+class BackgroundTask {
+ public:
+  explicit BackgroundTask(std::function<void()> fn) : fn_(std::move(fn)) {}
+  // Runs the task on the calling thread if no worker has started it, else waits for the worker;
+  // then rethrows what the task threw. So waiting never depends on a worker becoming free.
+  void wait();
+
+ private:
+  friend class ThreadPool;
+  void runIfUnclaimed();  // on whichever thread claims it first; no-op for the others
+
+  std::function<void()> fn_;
+  std::atomic<bool> claimed_{false};
+  std::mutex mutex_;
+  std::condition_variable done_;
+  bool finished_ = false;
+  std::exception_ptr error_;
+};
 
 class ThreadPool {
  public:
@@ -28,6 +49,12 @@ class ThreadPool {
   // Calls fn(chunk) for chunk in [0, chunks), then returns. The first exception thrown by a
   // chunk is rethrown here after all chunks have finished.
   void parallelFor(int64_t chunks, const std::function<void(int64_t)>& fn);
+
+  // Queues `fn` for the next free worker and returns at once. Jobs are served oldest first and a
+  // parallelFor caller only ever works on its own job, so while a worker runs `fn` the caller's
+  // loops simply get fewer helpers (a run hashing its input this way never waits at a barrier for
+  // a thread the operating system gave to the hash). Without workers, fn runs in wait().
+  std::shared_ptr<BackgroundTask> post(std::function<void()> fn);
 
   // Marks a model run in progress for its lifetime. While any run is active, idle workers poll
   // for the next op's work for a short while before sleeping (a wake-up costs tens of
