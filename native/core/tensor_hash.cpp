@@ -26,16 +26,20 @@ std::vector<uint8_t> canonicalHeader(DType dtype, const Shape& shape) {
 }  // namespace
 
 void hashTensorsX4(const Tensor* const tensors[4], Hash32 out[4]) {
+  TensorBytes parts[4];
+  for (int j = 0; j < 4; ++j) parts[j] = {tensors[j]->dtype, &tensors[j]->shape, tensors[j]->bytes(), tensors[j]->byteSize()};
+  hashTensorPartsX4(parts, out);
+}
+
+void hashTensorPartsX4(const TensorBytes parts[4], Hash32 out[4]) {
   std::vector<uint8_t> headers[4];
-  size_t lengths[4];
   size_t common = SIZE_MAX;
   for (int j = 0; j < 4; ++j) {
-    headers[j] = canonicalHeader(tensors[j]->dtype, tensors[j]->shape);
-    lengths[j] = headers[j].size() + tensors[j]->byteSize();
-    common = std::min(common, lengths[j] / kKeccakRate);
+    headers[j] = canonicalHeader(parts[j].dtype, *parts[j].shape);
+    common = std::min(common, (headers[j].size() + parts[j].byteLength) / kKeccakRate);
   }
   if (!keccakUseAvx2() || common == 0) {
-    for (int j = 0; j < 4; ++j) out[j] = hashTensor(*tensors[j]);
+    for (int j = 0; j < 4; ++j) out[j] = hashTensorParts(parts[j].dtype, *parts[j].shape, parts[j].data, parts[j].byteLength);
     return;
   }
   // Message j is header_j followed by data_j; a block may straddle the two.
@@ -48,7 +52,7 @@ void hashTensorsX4(const Tensor* const tensors[4], Hash32 out[4]) {
       from += n;
       count -= n;
     }
-    if (count) std::memcpy(dst, tensors[j]->bytes() + (from - h), count);
+    if (count) std::memcpy(dst, parts[j].data + (from - h), count);
   };
   uint64_t states[4][25];
   const auto writeBlock = [](void* context, int j, size_t b, uint8_t* dst) {
@@ -60,7 +64,7 @@ void hashTensorsX4(const Tensor* const tensors[4], Hash32 out[4]) {
     const size_t from = common * kKeccakRate, headerLength = headers[j].size();
     if (from < headerLength) h.update(headers[j].data() + from, headerLength - from);
     const size_t dataFrom = from > headerLength ? from - headerLength : 0;
-    h.update(tensors[j]->bytes() + dataFrom, tensors[j]->byteSize() - dataFrom);
+    h.update(parts[j].data + dataFrom, parts[j].byteLength - dataFrom);
     out[j] = h.finish();
   }
 }

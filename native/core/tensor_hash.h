@@ -18,6 +18,14 @@ Hash32 hashTensorParts(DType dtype, const Shape& shape, const void* data, size_t
 Hash32 hashNamedTensors(std::vector<std::pair<std::string, Hash32>> entries);
 // hashTensor of tensors[i] into out[i], four at a time on AVX2 CPUs (same results as one by one).
 void hashTensorsX4(const Tensor* const tensors[4], Hash32 out[4]);
+// The bytes hashTensorParts hashes, for four at a time (a batch's samples of one traced output).
+struct TensorBytes {
+  DType dtype;
+  const Shape* shape;
+  const uint8_t* data;
+  size_t byteLength;
+};
+void hashTensorPartsX4(const TensorBytes parts[4], Hash32 out[4]);
 std::string hashToHex(const Hash32& hash);  // 0x-prefixed lowercase
 
 }  // namespace bx
