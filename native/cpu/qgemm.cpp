@@ -485,7 +485,9 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   // than it takes to wake the pool.
   constexpr int64_t kInlineMacs = int64_t(1) << 20;
   const bool tiny = w.rows * columns * w.depth < kInlineMacs;
-  const int64_t wantedChunks = tiny ? 1 : int64_t(pool.threads()) * 4;
+  // One thread (a per-image task, a one-thread model) wants one chunk: splitting its rows would
+  // only pack the same panels again for every split.
+  const int64_t wantedChunks = tiny || pool.threads() == 1 ? 1 : int64_t(pool.threads()) * 4;
   // Blocking: a chunk packs up to kMaxPanelsPerChunk panels (kept in L2) and sweeps every row
   // block of its share over them, so one row block's weights stay in L1 across the panels.
   constexpr int64_t kMaxPanelsPerChunk = 8;
