@@ -127,6 +127,9 @@ describe('QLinearConv', () => {
     ['8-wide map, 3x3, weight zero points (two runs of eight per panel)', { n: 2, c: 5, h: 8, w: 8, m: 9, group: 1, kh: 3, kw: 3, stride: 1, pad: 1, dilation: 1, xType: 'uint8', wType: 'uint8', yType: 'uint8', weightZeroPoint: true, bias: true }],
     ['16x16 -> 8x8 map, stride 2, s8 input, weight zero points (two runs of eight every other byte)', { n: 2, c: 4, h: 16, w: 16, m: 7, group: 1, kh: 3, kw: 3, stride: 2, pad: 1, dilation: 1, xType: 'int8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: true }],
     ['stride 2 over wide rows, weight zero points', { n: 1, c: 3, h: 7, w: 69, m: 6, group: 1, kh: 3, kw: 3, stride: 2, pad: 1, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: true }],
+    // 13 panels in 4 column chunks on 2-4 threads: the rows are split too, and the splits share
+    // panels packed once (column sums included) instead of packing their own.
+    ['pointwise 192->32 on 14x14, weight zero points (rows split across threads)', { n: 1, c: 192, h: 14, w: 14, m: 32, group: 1, kh: 1, kw: 1, stride: 1, pad: 0, dilation: 1, xType: 'uint8', wType: 'uint8', yType: 'uint8', weightZeroPoint: true, bias: true }],
     ['stride 1 over wide rows with asymmetric-looking edges', { n: 2, c: 2, h: 5, w: 67, m: 9, group: 1, kh: 1, kw: 5, stride: 1, pad: 2, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: true }],
     ['depthwise over wide rows, stride 1 (vector fill, paired taps)', { n: 2, c: 3, h: 9, w: 53, m: 3, group: 3, kh: 3, kw: 3, stride: 1, pad: 1, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: true, bias: true }],
     ['depthwise over wide rows, stride 2, s8 (vector fill of every other byte)', { n: 1, c: 4, h: 8, w: 71, m: 4, group: 4, kh: 3, kw: 3, stride: 2, pad: 1, dilation: 1, xType: 'int8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true }],

@@ -512,21 +512,60 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   const bool transposed = e.colStride != 1;
   const size_t outBytes = e.requantize ? 1 : 4;
 
+  // Panels [firstPanel, firstPanel + count) into dst (kernelPanelBytes apart) and their column sums.
+  const auto packPanels = [&](int64_t firstPanel, int64_t count, uint8_t* dst, int32_t* sums) {
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t p0 = (firstPanel + j) * kPanelWidth;
+      src.packPanel(p0, std::min(kPanelWidth, columns - p0), dst + size_t(j) * kernelPanelBytes,
+                    w.anyZeroPoint ? sums + j * kPanelWidth : nullptr, widePanels);
+    }
+  };
+  // A buffer of `panelCount` packed panels (64-byte aligned) and their column sums, reused across
+  // calls on this thread: no allocation on the hot path.
+  struct PanelBuffer {
+    std::vector<uint8_t> bytes;
+    std::vector<int32_t> sums;
+    uint8_t* panels(size_t size) {
+      if (bytes.size() < size + 64) bytes.resize(size + 64);
+      return bytes.data() + ((64 - (reinterpret_cast<uintptr_t>(bytes.data()) & 63)) & 63);
+    }
+    int32_t* columnSums(size_t count) {
+      if (sums.size() < count) sums.resize(count);
+      return sums.data();
+    }
+  };
+  // Row splits of one column chunk share its panels: with rowSplits > 1 they are all packed once,
+  // up front, instead of once per split (a 7 x 7 map split 8 ways packed its 4 panels 8 times).
+  uint8_t* sharedPanels = nullptr;
+  int32_t* sharedSums = nullptr;
+  if (rowSplits > 1) {
+    thread_local PanelBuffer shared;
+    sharedPanels = shared.panels(kernelPanelBytes * size_t(panels));
+    sharedSums = shared.columnSums(size_t(panels * kPanelWidth));
+    const auto packOne = [&](int64_t p) { packPanels(p, 1, sharedPanels + size_t(p) * kernelPanelBytes, sharedSums + p * kPanelWidth); };
+    if (tiny) {
+      for (int64_t p = 0; p < panels; ++p) packOne(p);
+    } else {
+      pool.parallelFor(panels, packOne);
+    }
+  }
+
   const auto runChunk = [&](int64_t chunk) {
     const int64_t firstPanel = (chunk / rowSplits) * panelsPerChunk;
     const int64_t split = chunk % rowSplits;
     const int64_t panelCount = std::min(panelsPerChunk, panels - firstPanel);
-    // Reused across calls on this thread: no allocation on the hot path.
-    thread_local std::vector<uint8_t> packBuffer;
-    thread_local std::vector<int32_t> sumBuffer;
-    if (packBuffer.size() < kernelPanelBytes * size_t(panelCount) + 64) packBuffer.resize(kernelPanelBytes * size_t(panelCount) + 64);
-    if (sumBuffer.size() < size_t(panelCount * kPanelWidth)) sumBuffer.resize(size_t(panelCount * kPanelWidth));
-    uint8_t* kernelPanels = packBuffer.data() + ((64 - (reinterpret_cast<uintptr_t>(packBuffer.data()) & 63)) & 63);
-    int32_t* colSums = sumBuffer.data();
-    for (int64_t j = 0; j < panelCount; ++j) {
-      const int64_t p0 = (firstPanel + j) * kPanelWidth;
-      src.packPanel(p0, std::min(kPanelWidth, columns - p0), kernelPanels + size_t(j) * kernelPanelBytes,
-                    w.anyZeroPoint ? colSums + j * kPanelWidth : nullptr, widePanels);
+    const uint8_t* kernelPanels;
+    const int32_t* colSums;
+    if (sharedPanels) {
+      kernelPanels = sharedPanels + size_t(firstPanel) * kernelPanelBytes;
+      colSums = sharedSums + firstPanel * kPanelWidth;
+    } else {
+      thread_local PanelBuffer own;
+      uint8_t* packed = own.panels(kernelPanelBytes * size_t(panelCount));
+      int32_t* sums = own.columnSums(size_t(panelCount * kPanelWidth));
+      packPanels(firstPanel, panelCount, packed, sums);
+      kernelPanels = packed;
+      colSums = sums;
     }
     // Accumulators of one row block across all the chunk's panels, so the epilogue runs once per
     // row over up to kMaxPanelsPerChunk * 16 contiguous columns (its setup is per call).
