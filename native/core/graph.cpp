@@ -253,7 +253,7 @@ void CompiledModel::hashTracePerSample(const std::vector<Tensor>& traced, int64_
     Shape sliceShape = t.shape;
     sliceShape[0] = 1;
     TensorBytes slices[4];
-    for (size_t j = 0; j < 4; ++j) slices[j] = {t.dtype, &sliceShape, t.bytes() + (first + std::min(j, count - 1)) * sliceBytes, sliceBytes};
+    for (size_t j = 0; j < count; ++j) slices[j] = {t.dtype, &sliceShape, t.bytes() + (first + j) * sliceBytes, sliceBytes};
     Hash32 hashes[4];
     if (count == 4) {
       hashTensorPartsX4(slices, hashes);

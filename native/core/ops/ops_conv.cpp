@@ -114,14 +114,14 @@ class ConvOp : public Op {
     if (layer_->wide()) {
       runWide(ctx, g, batch, imageOf, outputOf);
     } else if (depthwise && ctx.isa != cpu::Isa::Scalar) {
-      // Every CPU with a vector ISA here has AVX2. Maps under 16 columns go eight channels at a
-      // time (MobileNetV2's 14 x 14 and 7 x 7 layers at batch 16, one thread: 35-60% less time
-      // than plane by plane); from 28 columns up both kernels took about the same time, and the
-      // plane kernel needs no transposes.
       // At least this many outputs per task (a few microseconds of work): enough to outweigh
       // handing it to a worker, small enough that a batch-1 layer of 7 x 7 planes (576 channels
       // at stride 2: 28 224 outputs) still splits across the threads.
       constexpr int64_t kDepthwiseTaskOutputs = 4096;
+      // Every CPU with a vector ISA here has AVX2. Maps under 16 columns go eight channels at a
+      // time (MobileNetV2's 14 x 14 and 7 x 7 layers at batch 16, one thread: 35-60% less time
+      // than plane by plane); from 28 columns up both kernels took about the same time, and the
+      // plane kernel needs no transposes.
       if (g.outW < 16) {
         const int64_t blocks = int64_t(blockWeights_.size());
         parallelRange(ctx.pool, batch * blocks, std::max<int64_t>(1, kDepthwiseTaskOutputs / std::max<int64_t>(outPlane * cpu::kDepthwiseBlock, 1)), [&](int64_t begin, int64_t end) {
