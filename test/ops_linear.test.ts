@@ -152,6 +152,12 @@ describe('QLinearConv', () => {
     ['depthwise with multipliers near and above 1', { n: 1, c: 12, h: 6, w: 7, m: 12, group: 12, kh: 3, kw: 3, stride: 1, pad: 1, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true, xScale: 0.5, yScale: 0.01, saturates: true }],
     ['large kernel K=5*5*40', { n: 1, c: 40, h: 9, w: 9, m: 17, group: 1, kh: 5, kw: 5, stride: 1, pad: 2, dilation: 1, xType: 'int8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true }],
     ['1-D', { n: 2, c: 4, h: 1, w: 31, m: 6, group: 2, kh: 1, kw: 5, stride: 2, pad: 2, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true, oneD: true }],
+    // Stride 2 over rows of 32 columns or more: each input row read once, 32 bytes per step, into
+    // both column phases. No padding over 67 columns (the last is read by no tap); padding 2 with
+    // dilation 2 over 45 (an odd row: its last column goes one by one); padding 3 (odd, past one).
+    ['depthwise stride 2 over 67 columns, no padding', { n: 1, c: 3, h: 7, w: 67, m: 3, group: 3, kh: 3, kw: 3, stride: 2, pad: 0, dilation: 1, xType: 'uint8', wType: 'int8', yType: 'uint8', weightZeroPoint: false, bias: true }],
+    ['depthwise stride 2, padding 2, dilation 2 over 45 columns, weight zero points', { n: 2, c: 2, h: 8, w: 45, m: 2, group: 2, kh: 3, kw: 3, stride: 2, pad: 2, dilation: 2, xType: 'uint8', wType: 'uint8', yType: 'uint8', weightZeroPoint: true, bias: true }],
+    ['depthwise 5x5 stride 2, padding 3 over 40 columns, s8', { n: 1, c: 2, h: 9, w: 40, m: 2, group: 2, kh: 5, kw: 5, stride: 2, pad: 3, dilation: 1, xType: 'int8', wType: 'int8', yType: 'int8', weightZeroPoint: false, bias: true }],
   ];
   cases.forEach(([name, c], i) => {
     it(name, async () => {

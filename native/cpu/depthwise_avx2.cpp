@@ -44,6 +44,35 @@ void centreColumns(const T* src, int16_t* dst, int64_t j, int64_t end, int64_t f
   for (; j < end; ++j) dst[j] = int16_t(int32_t(src[first + j * stride]) - zx);
 }
 
+// One input row into the two column phases of a stride-2 layout: input column ix is padded column
+// c = ix + padLeft, phase c % 2, phase column c / 2; only columns ix < usable are written (those
+// whose phase column lies inside the phase rows). Thirty-two input bytes per step give sixteen
+// values of each phase (the even and odd bytes of the 16-bit lanes); the last partial step is
+// redone as an even-aligned step ending at most one column short, that column one by one.
+template <typename T>
+void splitStride2Row(const T* src, int16_t* phase0, int16_t* phase1, int64_t padLeft, int64_t usable, int32_t zx) {
+  constexpr bool isSigned = std::is_signed<T>::value;
+  const __m256i zero = _mm256_set1_epi16(int16_t(zx));
+  // Even input columns land in phase padLeft % 2, odd ones in the other.
+  int16_t* evenTo = (padLeft % 2 ? phase1 : phase0) + padLeft / 2;
+  int16_t* oddTo = (padLeft % 2 ? phase0 : phase1) + (padLeft + 1) / 2;
+  const auto step = [&](int64_t ix) {  // ix even
+    const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + ix));
+    const __m256i even = isSigned ? _mm256_srai_epi16(_mm256_slli_epi16(bytes, 8), 8) : _mm256_and_si256(bytes, _mm256_set1_epi16(0xff));
+    const __m256i odd = isSigned ? _mm256_srai_epi16(bytes, 8) : _mm256_srli_epi16(bytes, 8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(evenTo + ix / 2), _mm256_sub_epi16(even, zero));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(oddTo + ix / 2), _mm256_sub_epi16(odd, zero));
+  };
+  int64_t ix = 0;
+  for (; ix + 32 <= usable; ix += 32) step(ix);
+  if (ix < usable) {
+    ix = (usable - 32) & ~int64_t(1);
+    step(ix);
+    ix += 32;
+  }
+  for (; ix < usable; ++ix) (ix % 2 ? oddTo : evenTo)[ix / 2] = int16_t(int32_t(src[ix]) - zx);
+}
+
 // rows x width bytes from src (row stride srcStride) to dst (rows back to back), for short rows:
 // eight-byte moves, the last one of each row overlapping; rows under eight bytes are moved as eight
 // bytes whose excess the next row overwrites, except the last row, which goes byte by byte.
@@ -111,6 +140,17 @@ void DepthwiseRunner::fill(const DepthwisePlane& p) {
   const T* x = reinterpret_cast<const T*>(p.image);
   const int64_t sh = g.strideH, sw = g.strideW;
   int16_t* padded = padded_.data();
+  // Stride 2 across rows of 32 columns or more: each input row is read once for both column phases.
+  const int64_t usable = std::min(g.inW, 2 * phaseWidth_ - g.padLeft);  // input columns inside the phase rows
+  if (sw == 2 && usable >= 32) {
+    for (int64_t iy = 0; iy < g.inH; ++iy) {
+      const int64_t r = iy + g.padTop;
+      if (r >= rows_) break;
+      int16_t* row = padded + (r % sh) * sw * phaseSize_ + (r / sh) * phaseWidth_;
+      splitStride2Row(x + iy * g.inW, row, row + phaseSize_, g.padLeft, usable, p.inputZeroPoint);
+    }
+    return;
+  }
   for (int64_t py = 0; py < sh; ++py) {
     for (int64_t px = 0; px < sw; ++px) {
       const int64_t jBegin = columnBegin_[size_t(px)], jEnd = columnEnd_[size_t(px)];
@@ -169,7 +209,7 @@ void DepthwiseRunner::run(const DepthwisePlane& p, const GemmEpilogue& e) {
   if (phaseWidth_ == g.outW) {
     rowEpilogueAvx2(e, 0, 0, g.outH * g.outW, out, 0, 0, nullptr);
   } else if (g.outW >= 32) {
-    for (int64_t oy = 0; oy < g.outH; ++oy) rowEpilogueAvx2(e, 0, oy * g.outW, g.outW, out + oy * phaseWidth_, 0, 0, nullptr);
+    rowRunsEpilogueAvx2(e, 0, 0, g.outW, out, g.outH, phaseWidth_, g.outW);
   } else {
     GemmEpilogue staged = e;
     staged.out = stage_.data();

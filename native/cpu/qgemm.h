@@ -142,6 +142,11 @@ void rowEpiloguePortable(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t
                          uint32_t rowConstant, uint32_t zb, const int32_t* colSums);
 void rowEpilogueAvx2(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc,
                      uint32_t rowConstant, uint32_t zb, const int32_t* colSums);
+// rowEpilogueAvx2 (rowConstant and zb 0) on `runs` runs of `count` columns of one row, run r from
+// acc + r * accStride to columns p0 + r * outStride: the rows of a plane whose accumulators are
+// spaced wider than its output rows (depthwise), with the set-up paid once.
+void rowRunsEpilogueAvx2(const GemmEpilogue& e, int64_t row, int64_t p0, int64_t count, const int32_t* acc, int64_t runs,
+                         int64_t accStride, int64_t outStride);
 
 // Stores one accumulator through the epilogue (shared by the packed driver and the reference).
 inline void storeAccumulator(const GemmEpilogue& e, int64_t row, int64_t col, int32_t acc) {
