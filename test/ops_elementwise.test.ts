@@ -114,6 +114,32 @@ describe('QLinearAdd / QLinearMul', () => {
     expect(Array.from(r.outputs.y.data as Int8Array)).toEqual(expected);
   });
 
+  // The vector path's rounding shift: the larger multiplier in [0.5, 1) (shift 31; power-of-two
+  // scales make half of the odd sums ties), below 0.5 (shifts 32 and 33) and above 1 (shift 30, the
+  // cases above); 70 001 elements over parallel ranges with a tail, uint8 and int8.
+  for (const [t, params] of [
+    ['uint8', [f(0.25), 131, f(0.5), 7, f(1), 128]],
+    ['int8', [f(0.02), -3, f(0.03), 11, f(0.1), 5]],
+    ['uint8', [f(0.004), 255, f(0.01), 0, f(0.07), 0]],
+  ] as [ElemName, number[]][]) {
+    it(`QLinearAdd ${t}, same shapes, multipliers ${(params[0] / params[4]).toPrecision(2)} and ${(params[2] / params[4]).toPrecision(2)}`, async () => {
+      const random = rng(90 + params[1]);
+      const [lo, hi] = t === 'int8' ? [-128, 127] : [0, 255];
+      const n = 70001;
+      const a = randomInts(random, n, lo, hi), b = randomInts(random, n, lo, hi);
+      const Data = t === 'int8' ? Int8Array : Uint8Array;
+      const r = await expectSameEverywhere(binaryModel('QLinearAdd', [n], [n], t, params), {
+        a: { dtype: t, shape: [n], data: Data.from(a) },
+        b: { dtype: t, shape: [n], data: Data.from(b) },
+      }, 'QLinearAdd same shapes');
+      const ma = params[0] / params[4], mb = params[2] / params[4];
+      const shift = deriveMultiplier(Math.max(ma, mb)).shift;
+      const mA = BigInt(Math.round(ma * 2 ** shift)), mB = BigInt(Math.round(mb * 2 ** shift));
+      const expected = a.map((v, i) => Math.min(hi, Math.max(lo, Number(roundShiftRightEven(BigInt(v - params[1]) * mA + BigInt(b[i] - params[3]) * mB, shift)) + params[5])));
+      expect(Array.from(r.outputs.y.data as Int8Array | Uint8Array)).toEqual(expected);
+    });
+  }
+
   // Broadcast runs: a squeeze-and-excitation scale [N, C, 1, 1] over [N, C, H, W] (runs of 35; 400
   // runs of 49, 19600 outputs, whose requantising spans of 4096 and parallel ranges end mid-run; runs
   // of 600), a row vector, two operands broadcast both ways, a scalar; uint8 and int8; M = 0.0075,

@@ -1,38 +1,40 @@
-// The round-half-to-even shift of numerics.h on four int64 lanes, for AVX2 translation units only
+// The round-half-to-even shift of numerics.h on int64 lanes, for AVX2 translation units only
 // (static inline: each -mavx2 file gets its own copy, none is shared with baseline code).
 #pragma once
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace bx::cpu {
 
-// RHE(p, s) for |p| < 2^62. AVX2 has no 64-bit arithmetic shift, so p is offset by 2^62 (a
-// multiple of 2^s) to make it non-negative, shifted logically, and the offset removed.
-// bias = 2^(s-1) + 2^62, offsetOut = 2^(62-s), mask = 2^s - 1, all per lane.
-static inline __m256i roundShift(__m256i p, __m256i bias, __m128i shift, __m256i offsetOut, __m256i mask) {
-  const __m256i t = _mm256_add_epi64(p, bias);
-  const __m256i q = _mm256_sub_epi64(_mm256_srl_epi64(t, shift), offsetOut);  // floor((p + half) / 2^s)
-  const __m256i tie = _mm256_cmpeq_epi64(_mm256_and_si256(t, mask), _mm256_setzero_si256());
-  return _mm256_sub_epi64(q, _mm256_and_si256(tie, _mm256_and_si256(q, _mm256_set1_epi64x(1))));  // ties to even
-}
+// round_half_even(p / 2^s) of eight int64 products, four in `even` (for int32 lanes 0, 2, 4, 6)
+// and four in `odd` (lanes 1, 3, 5, 7), narrowed to eight int32 lanes. Exact for |p| < 2^62 and
+// quotients that fit in int32; 1 <= s <= 61.
+//   round_half_even(p / 2^s) = floor((p + 2^(s-1) - 1 + bit_s(p)) / 2^s)
+// (adding the quotient's parity turns ties to even and changes nothing else). AVX2 has no 64-bit
+// arithmetic shift: p is offset by 2^62, a multiple of 2^(s+1) that keeps bit s, and shifted
+// logically. The odd lanes shift by s - 32 (left by 32 - s when s < 32) so that the low 32 bits of
+// their quotient land in the high half; the offset 2^(62-s) comes off after narrowing, in 32-bit
+// wrap-around arithmetic.
+struct NarrowingRoundShift {
+  __m256i bias, one, offsetOut;
+  __m128i shift, shiftOdd;
+  bool oddLeft;  // s < 32: the odd lanes shift left
+  explicit NarrowingRoundShift(int s)
+      : bias(_mm256_set1_epi64x((int64_t(1) << 62) + (int64_t(1) << (s - 1)) - 1)),
+        one(_mm256_set1_epi64x(1)),
+        offsetOut(_mm256_set1_epi32(int32_t(uint32_t(uint64_t(1) << (62 - s))))),
+        shift(_mm_cvtsi32_si128(s)),
+        shiftOdd(_mm_cvtsi32_si128(s >= 32 ? s - 32 : 32 - s)),
+        oddLeft(s < 32) {}
 
-// roundShift, then clamped to [lo, hi] as int64.
-static inline __m256i roundShiftClamp(__m256i p, __m256i bias, __m128i shift, __m256i offsetOut, __m256i mask, __m256i lo,
-                                      __m256i hi) {
-  __m256i q = roundShift(p, bias, shift, offsetOut, mask);
-  q = _mm256_blendv_epi8(q, lo, _mm256_cmpgt_epi64(lo, q));
-  return _mm256_blendv_epi8(q, hi, _mm256_cmpgt_epi64(q, hi));
-}
-
-// The per-shift constants of roundShift.
-struct RoundShiftConstants {
-  __m256i bias, offsetOut, mask;
-  __m128i shift;
-  explicit RoundShiftConstants(int s)
-      : bias(_mm256_set1_epi64x((int64_t(1) << (s - 1)) + (int64_t(1) << 62))),
-        offsetOut(_mm256_set1_epi64x(int64_t(1) << (62 - s))),
-        mask(_mm256_set1_epi64x((int64_t(1) << s) - 1)),
-        shift(_mm_cvtsi32_si128(s)) {}
+  __m256i operator()(__m256i even, __m256i odd) const {
+    const __m256i te = _mm256_add_epi64(_mm256_add_epi64(even, bias), _mm256_and_si256(_mm256_srl_epi64(even, shift), one));
+    const __m256i to = _mm256_add_epi64(_mm256_add_epi64(odd, bias), _mm256_and_si256(_mm256_srl_epi64(odd, shift), one));
+    const __m256i high = oddLeft ? _mm256_sll_epi64(to, shiftOdd) : _mm256_srl_epi64(to, shiftOdd);
+    return _mm256_sub_epi32(_mm256_blend_epi32(_mm256_srl_epi64(te, shift), high, 0xaa), offsetOut);
+  }
 };
 
 }  // namespace bx::cpu

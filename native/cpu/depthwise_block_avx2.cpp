@@ -6,7 +6,6 @@
 #include <cstring>
 #include <type_traits>
 
-#include "avx2_rounding.h"
 #include "depthwise.h"
 
 namespace bx::cpu {
@@ -168,8 +167,8 @@ void DepthwiseBlockRunner::finish(const GemmEpilogue* epilogues, int count) {
     }
     return;
   }
-  // Requantisation with each lane's own multiplier: the parity form of round-half-even used by
-  // rowEpilogueAvx2 (qgemm_avx2.cpp), with per-lane shifts. Even lanes (channels 0, 2, 4, 6) and
+  // Requantisation with each lane's own multiplier: the parity form of round-half-even of
+  // NarrowingRoundShift (avx2_rounding.h), with per-lane shifts. Even lanes (channels 0, 2, 4, 6) and
   // odd lanes each take four 64-bit products; the odd quotients are moved into the high halves.
   alignas(32) int64_t mantissaEven[4], mantissaOdd[4], shiftEven[4], shiftOdd[4], biasEven[4], biasOdd[4];
   alignas(32) int32_t offsetOut[kDepthwiseBlock];

@@ -18,25 +18,29 @@ inline __m256i widen(const uint8_t* p, bool isSigned) {
 
 void qlinearAddBytesAvx2(const uint8_t* a, bool signedA, int32_t za, const uint8_t* b, bool signedB, int32_t zb,
                          const MultiplierPair& m, int32_t zy, QRange range, uint8_t* y, int64_t n) {
-  const RoundShiftConstants k(m.shift);
-  const __m256i ma = _mm256_set1_epi64x(m.a), mb = _mm256_set1_epi64x(m.b);
-  const __m256i zaV = _mm256_set1_epi32(za), zbV = _mm256_set1_epi32(zb);
-  const __m256i lo = _mm256_set1_epi64x(int64_t(range.lo) - zy), hi = _mm256_set1_epi64x(int64_t(range.hi) - zy);
-  const __m256i zyV = _mm256_set1_epi32(zy);
-  const bool signedOut = range.lo < 0;
+  // |p| = |(a - za) * ma + (b - zb) * mb| < 255 * 2^32 < 2^40, so the quotient fits in int32 from a
+  // shift of 10 on (every real pair: the larger multiplier is scaled to [2^30, 2^31), shift 10 means
+  // a real multiplier near 2^21) and is clamped after narrowing, with 32-bit min/max.
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256i ca = _mm256_sub_epi32(widen(a + i, signedA), zaV);
-    const __m256i cb = _mm256_sub_epi32(widen(b + i, signedB), zbV);
-    // int32 x int32 -> int64 on the even lanes, then the odd lanes moved down.
-    const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(ca, ma), _mm256_mul_epi32(cb, mb));
-    const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(ca, 32), ma), _mm256_mul_epi32(_mm256_srli_epi64(cb, 32), mb));
-    const __m256i qe = roundShiftClamp(even, k.bias, k.shift, k.offsetOut, k.mask, lo, hi);
-    const __m256i qo = roundShiftClamp(odd, k.bias, k.shift, k.offsetOut, k.mask, lo, hi);
-    const __m256i v = _mm256_add_epi32(_mm256_blend_epi32(qe, _mm256_slli_epi64(qo, 32), 0xaa), zyV);
-    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i bytes = signedOut ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), bytes);
+  if (m.shift >= 10) {
+    const NarrowingRoundShift rounded(m.shift);
+    const __m256i ma = _mm256_set1_epi64x(m.a), mb = _mm256_set1_epi64x(m.b);
+    const __m256i zaV = _mm256_set1_epi32(za), zbV = _mm256_set1_epi32(zb);
+    const __m256i lo = _mm256_set1_epi32(range.lo - zy), hi = _mm256_set1_epi32(range.hi - zy);
+    const __m256i zyV = _mm256_set1_epi32(zy);
+    const bool signedOut = range.lo < 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m256i ca = _mm256_sub_epi32(widen(a + i, signedA), zaV);
+      const __m256i cb = _mm256_sub_epi32(widen(b + i, signedB), zbV);
+      // int32 x int32 -> int64 on the even lanes, then on the odd lanes moved down.
+      const __m256i even = _mm256_add_epi64(_mm256_mul_epi32(ca, ma), _mm256_mul_epi32(cb, mb));
+      const __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(ca, 32), ma), _mm256_mul_epi32(_mm256_srli_epi64(cb, 32), mb));
+      const __m256i v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(rounded(even, odd), lo), hi), zyV);
+      // v is inside the output range already, so the saturating packs only narrow.
+      const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+      const __m128i bytes = signedOut ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), bytes);
+    }
   }
   for (; i < n; ++i) {
     const int32_t va = (signedA ? int32_t(int8_t(a[i])) : int32_t(a[i])) - za;

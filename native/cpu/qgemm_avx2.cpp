@@ -155,33 +155,17 @@ __attribute__((always_inline)) inline void epilogueRuns(const GemmEpilogue& e, i
     }
     return;
   }
-  // M < 1 (31 <= shift <= 61, the usual case): |acc * M| <= |acc| fits in int32, so the clamp
-  // happens after narrowing, with 32-bit min/max.
-  //   round_half_even(p / 2^s) = floor((p + 2^(s-1) - 1 + bit_s(p)) / 2^s)
-  // (adding the quotient's parity turns ties to even and changes nothing else). AVX2 has no 64-bit
-  // arithmetic shift: p is offset by 2^62, a multiple of 2^(s+1) that keeps bit s, and shifted
-  // logically. The odd lanes shift by s - 32 (or left by 1 when s = 31) so that the low 32 bits of their quotient land in the
-  // high half; the offset 2^(62-s) comes off after narrowing, in 32-bit wrap-around arithmetic.
+  // M < 1 (31 <= shift <= 61, the usual case): |acc * M| <= |acc| fits in int32, so the quotient
+  // is narrowed to 32 bits before the clamp, which then uses 32-bit min/max.
   const __m256i mv = _mm256_set1_epi64x(m.mantissa);
-  const __m256i bias = _mm256_set1_epi64x((int64_t(1) << 62) + (int64_t(1) << (m.shift - 1)) - 1);
-  const __m256i one = _mm256_set1_epi64x(1);
-  const __m128i shift = _mm_cvtsi32_si128(m.shift);
-  const bool shiftIs31 = m.shift == 31;  // the odd lanes then need a left shift by one instead
-  const __m128i shiftOdd = _mm_cvtsi32_si128(shiftIs31 ? 0 : m.shift - 32);
-  const __m256i offsetOut = _mm256_set1_epi32(int32_t(uint32_t(uint64_t(1) << (62 - m.shift))));
+  const NarrowingRoundShift rounded(m.shift);
   const __m256i lo32 = _mm256_set1_epi32(e.range.lo - e.outputZeroPoint);
   const __m256i hi32 = _mm256_set1_epi32(e.range.hi - e.outputZeroPoint);
   const __m256i zp = _mm256_set1_epi32(e.outputZeroPoint);
   const auto requantized = [&](__m256i v) {
     const __m256i pe = _mm256_mul_epi32(v, mv);
     const __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv);
-    const __m256i te = _mm256_add_epi64(_mm256_add_epi64(pe, bias), _mm256_and_si256(_mm256_srl_epi64(pe, shift), one));
-    const __m256i to = _mm256_add_epi64(_mm256_add_epi64(po, bias), _mm256_and_si256(_mm256_srl_epi64(po, shift), one));
-    __m256i odd = _mm256_srl_epi64(to, shiftOdd);
-    if (shiftIs31) odd = _mm256_slli_epi64(odd, 1);
-    __m256i q = _mm256_blend_epi32(_mm256_srl_epi64(te, shift), odd, 0xaa);
-    q = _mm256_sub_epi32(q, offsetOut);
-    q = _mm256_min_epi32(_mm256_max_epi32(q, lo32), hi32);
+    const __m256i q = _mm256_min_epi32(_mm256_max_epi32(rounded(pe, po), lo32), hi32);
     const __m256i y = _mm256_add_epi32(q, zp);
     // y is inside the output range already, so the saturating packs only narrow.
     const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
