@@ -162,6 +162,9 @@ __attribute__((always_inline)) inline void epilogueRuns(const GemmEpilogue& e, i
   const __m256i lo32 = _mm256_set1_epi32(e.range.lo - e.outputZeroPoint);
   const __m256i hi32 = _mm256_set1_epi32(e.range.hi - e.outputZeroPoint);
   const __m256i zp = _mm256_set1_epi32(e.outputZeroPoint);
+  // A local copy: read through `e` after each byte store, which may alias it, it was reloaded from
+  // memory on every step.
+  const bool signedOutput = e.signedOutput;
   const auto requantized = [&](__m256i v) {
     const __m256i pe = _mm256_mul_epi32(v, mv);
     const __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv);
@@ -169,7 +172,7 @@ __attribute__((always_inline)) inline void epilogueRuns(const GemmEpilogue& e, i
     const __m256i y = _mm256_add_epi32(q, zp);
     // y is inside the output range already, so the saturating packs only narrow.
     const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
-    return e.signedOutput ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
+    return signedOutput ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
   };
   for (int64_t r = 0; r < runs; ++r) {
     const int32_t* a = acc + r * accStride;
