@@ -188,20 +188,32 @@ void DepthwiseRunner::run(const DepthwisePlane& p, const GemmEpilogue& e) {
   const size_t pairs = pairWeight_.size();
   const int64_t* offsets = pairOffset_.data();
   const int32_t* weights = pairWeight_.data();
-  for (int64_t i = 0; i < steps_ * 16; i += 16) {
+  // Two steps of sixteen outputs at a time share each pair's weight and offsets.
+  const auto accumulate = [&](auto stepCount, int64_t i) {
+    constexpr int kSteps = decltype(stepCount)::value;
     // Interleaving works within 128-bit lanes: `low` collects outputs i..i+3 and i+8..i+11,
-    // `high` outputs i+4..i+7 and i+12..i+15.
-    __m256i low = _mm256_set1_epi32(p.bias), high = low;
+    // `high` outputs i+4..i+7 and i+12..i+15 (per step of sixteen).
+    __m256i low[kSteps], high[kSteps];
+    for (int n = 0; n < kSteps; ++n) low[n] = high[n] = _mm256_set1_epi32(p.bias);
     for (size_t t = 0; t < pairs; ++t) {
       const __m256i w = _mm256_set1_epi32(weights[t]);
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(padded + offsets[2 * t] + i));
-      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(padded + offsets[2 * t + 1] + i));
-      low = _mm256_add_epi32(low, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w));
-      high = _mm256_add_epi32(high, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w));
+      const int16_t* first = padded + offsets[2 * t] + i;
+      const int16_t* second = padded + offsets[2 * t + 1] + i;
+      for (int n = 0; n < kSteps; ++n) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(first + 16 * n));
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second + 16 * n));
+        low[n] = _mm256_add_epi32(low[n], _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w));
+        high[n] = _mm256_add_epi32(high[n], _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w));
+      }
     }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_permute2x128_si256(low, high, 0x20));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 8), _mm256_permute2x128_si256(low, high, 0x31));
-  }
+    for (int n = 0; n < kSteps; ++n) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 16 * n), _mm256_permute2x128_si256(low[n], high[n], 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 16 * n + 8), _mm256_permute2x128_si256(low[n], high[n], 0x31));
+    }
+  };
+  int64_t i = 0;
+  for (; i + 32 <= steps_ * 16; i += 32) accumulate(std::integral_constant<int, 2>{}, i);
+  if (i < steps_ * 16) accumulate(std::integral_constant<int, 1>{}, i);
 
   // The epilogue: straight from the accumulators when output rows are contiguous or long; over
   // the whole span (dropped columns included) into a staging buffer when rows are short, so
