@@ -39,6 +39,7 @@ class DepthwiseRunner {
   int64_t rows_, phaseRows_, phaseWidth_, phaseSize_, span_, steps_;
   std::vector<int64_t> tapOffset_;                 // per kernel tap, into the phased buffer
   std::vector<int64_t> columnBegin_, columnEnd_;   // per column phase: the phase columns inside the input
+  int64_t splitColumns_ = 0;  // stride 2 over 32+ columns: the input columns a row split writes; else 0
   std::vector<int64_t> pairOffset_;                // this plane's non-zero taps, two per pair
   std::vector<int32_t> pairWeight_;                // two int16 weights per pair
   std::vector<int16_t> padded_;

@@ -121,6 +121,10 @@ DepthwiseRunner::DepthwiseRunner(const Conv2dGeometry& g) : g_(g) {
     columnBegin_.push_back(std::min(phaseWidth_, firstIx >= 0 ? 0 : (-firstIx + sw - 1) / sw));
     columnEnd_.push_back(std::min<int64_t>(phaseWidth_, firstIx >= g.inW ? 0 : (g.inW - 1 - firstIx) / sw + 1));
   }
+  // Stride 2 across rows of 32 columns or more: fill reads each input row once for both column
+  // phases, the input columns inside the phase rows.
+  const int64_t usable = std::min(g.inW, 2 * phaseWidth_ - g.padLeft);
+  if (sw == 2 && usable >= 32) splitColumns_ = usable;
   // Sixteen outputs per step, the last step reading past the plane into zeroed slack.
   span_ = g.outH * phaseWidth_;
   steps_ = (span_ + 15) / 16;
@@ -140,14 +144,12 @@ void DepthwiseRunner::fill(const DepthwisePlane& p) {
   const T* x = reinterpret_cast<const T*>(p.image);
   const int64_t sh = g.strideH, sw = g.strideW;
   int16_t* padded = padded_.data();
-  // Stride 2 across rows of 32 columns or more: each input row is read once for both column phases.
-  const int64_t usable = std::min(g.inW, 2 * phaseWidth_ - g.padLeft);  // input columns inside the phase rows
-  if (sw == 2 && usable >= 32) {
+  if (splitColumns_ > 0) {
     for (int64_t iy = 0; iy < g.inH; ++iy) {
       const int64_t r = iy + g.padTop;
       if (r >= rows_) break;
       int16_t* row = padded + (r % sh) * sw * phaseSize_ + (r / sh) * phaseWidth_;
-      splitStride2Row(x + iy * g.inW, row, row + phaseSize_, g.padLeft, usable, p.inputZeroPoint);
+      splitStride2Row(x + iy * g.inW, row, row + phaseSize_, g.padLeft, splitColumns_, p.inputZeroPoint);
     }
     return;
   }

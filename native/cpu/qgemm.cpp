@@ -152,7 +152,8 @@ void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
     return;
   }
   int32_t sums[kPanelWidth] = {0};
-  if (strideP_ < strideK_) {
+  const bool interleaved = strideP_ < strideK_;  // packed through interleaveQuad, already wide when asked
+  if (interleaved) {
     // Columns adjacent in memory (NCHW pointwise convolution): copy each row of K, interleave
     // four rows into a quad.
     alignas(16) uint8_t rows[4][kPanelWidth];
@@ -209,8 +210,8 @@ void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
       }
     }
   }
-  // The two paths above write bytes one column at a time: widened afterwards.
-  if (wide && !(strideP_ < strideK_)) widenInPlace(panel, quadCount(depth_) * kPanelWidth * 4);
+  // The two other paths write bytes one column at a time: widened afterwards.
+  if (wide && !interleaved) widenInPlace(panel, quadCount(depth_) * kPanelWidth * 4);
   if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }
 
