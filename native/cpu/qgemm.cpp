@@ -33,11 +33,11 @@ PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, i
   if (isa == Isa::Scalar) return p;
 
   const int mr = isa == Isa::Avx2 ? kRowsPerBlockAvx2 : kRowsPerBlockAvx512;
-  const size_t elementSize = isa == Isa::Avx2 ? 2 : 1;  // AVX2 keeps weights widened to int16
+  const bool wide = isa == Isa::Avx2;  // AVX2 keeps weights widened to int16, in pairs (qgemm.h)
   p.rowsPerBlock = mr;
   const int64_t blocks = (rows + mr - 1) / mr;
   const int64_t quads = quadCount(depth);
-  p.data.assign(size_t(blocks * quads * mr * 4) * elementSize, 0);
+  p.data.assign(size_t(blocks * quads * mr * 4) * (wide ? 2 : 1), 0);
   for (int64_t block = 0; block < blocks; ++block) {
     for (int64_t q = 0; q < quads; ++q) {
       for (int r = 0; r < mr; ++r) {
@@ -45,12 +45,13 @@ PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, i
         for (int j = 0; j < 4; ++j) {
           const int64_t k = q * 4 + j;
           const int8_t b = (row < rows && k < depth) ? p.plain[size_t(row * depth + k)] : int8_t(0);
-          const size_t slot = size_t(((block * quads + q) * mr + r) * 4 + j);
-          if (elementSize == 2) {
-            const int16_t wide = b;
-            std::memcpy(&p.data[slot * 2], &wide, 2);
+          const size_t quadStart = size_t((block * quads + q) * mr * 4);
+          if (wide) {
+            const int16_t value = b;
+            const size_t slot = quadStart + size_t(((j >> 1) * mr + r) * 2 + (j & 1));
+            std::memcpy(&p.data[slot * 2], &value, 2);
           } else {
-            p.data[slot] = uint8_t(b);
+            p.data[quadStart + size_t(r * 4 + j)] = uint8_t(b);
           }
         }
       }
@@ -61,29 +62,34 @@ PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, i
 
 namespace {
 
-// Stores sixteen packed bytes at `offset` (in packed bytes) of a panel: as bytes, or for the AVX2
-// kernel each widened to a uint16 (the panel then takes twice the bytes; packing straight into
-// that layout saves a second pass over every panel). SSE2 only, so part of the baseline build.
-inline void storePacked(__m128i v, uint8_t* panel, int64_t offset, bool wide) {
-  if (!wide) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(panel + offset), v);
-    return;
-  }
+// Stores sixteen bytes widened to uint16 at byte `offset` of a wide panel. SSE2 only, like
+// everything in this file: part of the baseline build.
+inline void storeWidened(__m128i v, uint8_t* panel, int64_t offset) {
   const __m128i zero = _mm_setzero_si128();
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(panel + 2 * offset), _mm_unpacklo_epi8(v, zero));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(panel + 2 * offset + 16), _mm_unpackhi_epi8(v, zero));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(panel + offset), _mm_unpacklo_epi8(v, zero));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(panel + offset + 16), _mm_unpackhi_epi8(v, zero));
 }
 
-// Interleaves four 16-byte rows (k, k+1, k+2, k+3 for 16 columns) into panel quad q: column i's
-// four bytes end up adjacent.
+// Interleaves four 16-byte rows (k, k+1, k+2, k+3 for 16 columns) into panel quad q. Byte panels:
+// column i's four bytes end up adjacent. Wide panels (AVX2, qgemm.h): pair 0 (rows k, k+1) of the
+// sixteen columns, then pair 1, each byte widened to a uint16; packing straight into that layout
+// saves a second pass over every panel, and pairs need one interleave step fewer than quads.
 inline void interleaveRows(__m128i r0, __m128i r1, __m128i r2, __m128i r3, uint8_t* panel, int64_t q, bool wide) {
   const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
   const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
-  const int64_t offset = q * kPanelWidth * 4;
-  storePacked(_mm_unpacklo_epi16(lo01, lo23), panel, offset, wide);
-  storePacked(_mm_unpackhi_epi16(lo01, lo23), panel, offset + 16, wide);
-  storePacked(_mm_unpacklo_epi16(hi01, hi23), panel, offset + 32, wide);
-  storePacked(_mm_unpackhi_epi16(hi01, hi23), panel, offset + 48, wide);
+  if (wide) {
+    uint8_t* quad = panel + q * kPanelWidth * 4 * 2;
+    storeWidened(lo01, quad, 0);
+    storeWidened(hi01, quad, 32);
+    storeWidened(lo23, quad, 64);
+    storeWidened(hi23, quad, 96);
+    return;
+  }
+  uint8_t* quad = panel + q * kPanelWidth * 4;
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(quad), _mm_unpacklo_epi16(lo01, lo23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(quad + 16), _mm_unpackhi_epi16(lo01, lo23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(quad + 32), _mm_unpacklo_epi16(hi01, hi23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(quad + 48), _mm_unpackhi_epi16(hi01, hi23));
 }
 
 inline void interleaveQuad(const uint8_t* rows, int64_t rowStride, uint8_t* panel, int64_t q, bool wide) {
@@ -93,11 +99,24 @@ inline void interleaveQuad(const uint8_t* rows, int64_t rowStride, uint8_t* pane
                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 3 * rowStride)), panel, q, wide);
 }
 
-// Widens the first `bytes` packed bytes of a panel to uint16 in place, last block first (each
-// block is loaded before the stores that overlap it).
-void widenInPlace(uint8_t* panel, int64_t bytes) {
-  for (int64_t offset = (bytes - 1) & ~int64_t(15); offset >= 0; offset -= 16) {
-    storePacked(_mm_loadu_si128(reinterpret_cast<const __m128i*>(panel + offset)), panel, offset, true);
+// Turns the first `quads` quads of a byte panel into the wide layout in place, last quad first:
+// a quad's 64 bytes are all loaded before its 128 bytes are stored, and those overlap only quads
+// already done. Each 16 bytes hold four columns' quads; their 16-bit words (one pair each) are
+// split into the four columns' pair 0 and pair 1.
+void widenInPlace(uint8_t* panel, int64_t quads) {
+  for (int64_t q = quads - 1; q >= 0; --q) {
+    __m128i groups[4];
+    for (int g = 0; g < 4; ++g) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(panel + q * 64 + 16 * g));
+      // words 0-7 = (column, pair) 00 01 10 11 20 21 30 31 -> 00 10 20 30 | 01 11 21 31
+      groups[g] = _mm_shuffle_epi32(_mm_shufflehi_epi16(_mm_shufflelo_epi16(v, 0xd8), 0xd8), 0xd8);
+    }
+    uint8_t* quad = panel + q * 128;
+    const __m128i zero = _mm_setzero_si128();
+    for (int g = 0; g < 4; ++g) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(quad + 16 * g), _mm_unpacklo_epi8(groups[g], zero));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(quad + 64 + 16 * g), _mm_unpackhi_epi8(groups[g], zero));
+    }
   }
 }
 
@@ -211,7 +230,7 @@ void MatrixSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
     }
   }
   // The two other paths write bytes one column at a time: widened afterwards.
-  if (wide && !interleaved) widenInPlace(panel, quadCount(depth_) * kPanelWidth * 4);
+  if (wide && !interleaved) widenInPlace(panel, quadCount(depth_));
   if (colSums) for (int64_t i = 0; i < count; ++i) colSums[i] = sums[i];
 }
 
@@ -269,7 +288,11 @@ void Im2colSource::packPanel(int64_t p0, int64_t count, uint8_t* panel, int32_t*
   if (halves && g_.strideW <= 2) {
     const uint8_t* first = image + runs[0].offset;
     const uint8_t* second = runCount == 1 ? first + 8 * g_.strideW : image + runs[1].offset;
-    if (g_.strideW == 1) {
+    if (g_.strideW == 1 && runCount == 1) {
+      // Sixteen adjacent outputs of one row: one load.
+      packRows([&](int64_t k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + kOffset[k])); }, depth, panel,
+               colSums, wide);
+    } else if (g_.strideW == 1) {
       packRows([&](int64_t k) {
         return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(first + kOffset[k])),
                                   _mm_loadl_epi64(reinterpret_cast<const __m128i*>(second + kOffset[k])));

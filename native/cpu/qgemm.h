@@ -31,7 +31,7 @@ struct PackedWeights {
   int64_t rows = 0;
   int64_t depth = 0;                 // K
   int rowsPerBlock = 1;              // the micro-kernel's MR
-  std::vector<uint8_t> data;         // [rowBlock][quad][MR][4 elements]
+  std::vector<uint8_t> data;         // bytes [rowBlock][quad][MR][4]; AVX2: int16 [rowBlock][quad][pair][MR][2]
   std::vector<int8_t> plain;         // [rows][K] s8, kept for the scalar reference
   std::vector<int32_t> zeroPoints;   // zb per row, in the offset (s8) domain
   std::vector<int32_t> rowSums;      // Sb per row
@@ -44,8 +44,9 @@ PackedWeights packWeights(Isa isa, const uint8_t* weights, bool signedWeights, i
                           const std::vector<int32_t>& weightZeroPoints);
 
 // Fills a panel: kPanelWidth columns starting at column p0 (count <= kPanelWidth valid ones), all
-// quads, already offset to u8; also the per-column sums Sa when colSums is not null. With `wide`
-// each byte is stored as a uint16 (the layout the AVX2 kernel reads; twice the bytes).
+// quads, already offset to u8; also the per-column sums Sa when colSums is not null. Layout
+// [quad][column][4 bytes], or with `wide` (the AVX2 kernel's) [quad][pair][column][2] with each
+// byte stored as a uint16: twice the bytes, and a pair (k, k+1) of a column is one 32-bit lane.
 class ActivationSource {
  public:
   virtual ~ActivationSource() = default;
@@ -115,8 +116,8 @@ bool packedGemmSelfTest(Isa isa);
 
 // Micro-kernels, one per ISA translation unit: acc[r * accStride + i] (r < MR, i < 16) = dots of
 // one weight row block and one panel.
-// The AVX2 kernel reads its panel widened to int16 (the same layout, two bytes per element; 32-byte
-// aligned; packPanel's `wide`).
+// The AVX2 kernel reads its panel widened to int16 in pairs (packPanel's `wide`; 32-byte aligned)
+// and its weights in the same pairs (PackedWeights::data).
 void microKernelAvx2(const uint8_t* panel, const uint8_t* weights, int64_t quads, int32_t* acc, int64_t accStride);
 // The same for a panel whose valid columns all lie in its first half (a map's last, partial
 // panel: 49 outputs of a 7 x 7 map leave one): only acc columns 0-7 are written.
