@@ -171,20 +171,43 @@ __attribute__((always_inline)) inline void epilogueRuns(const GemmEpilogue& e, i
   // A local copy: read through `e` after each byte store, which may alias it, it was reloaded from
   // memory on every step.
   const bool signedOutput = e.signedOutput;
-  const auto requantized = [&](__m256i v) {
+  const auto quotient = [&](__m256i v) {
     const __m256i pe = _mm256_mul_epi32(v, mv);
     const __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(v, 32), mv);
-    const __m256i q = _mm256_min_epi32(_mm256_max_epi32(rounded(pe, po), lo32), hi32);
+    return rounded(pe, po);
+  };
+  const auto requantized = [&](__m256i v) {
+    const __m256i q = _mm256_min_epi32(_mm256_max_epi32(quotient(v), lo32), hi32);
     const __m256i y = _mm256_add_epi32(q, zp);
     // y is inside the output range already, so the saturating packs only narrow.
     const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
     return signedOutput ? _mm_packs_epi16(words, words) : _mm_packus_epi16(words, words);
   };
+  // Outputs clamped to their whole type's range (no fused activation range) need no 32-bit
+  // clamp: sixteen quotients are saturated to int16 by one pack, the zero point is added with
+  // int16 saturation, and the second pack saturates to the byte range. Each saturation only moves
+  // values that the clamp moves too, to the same bound: an int16-saturated quotient plus a zero
+  // point of at most 255 in magnitude stays out of the byte range on the same side. (Every caller
+  // passes its output type's range today; a narrower one would take the eight-wide step.)
+  const bool fullRange = signedOutput ? (e.range.lo == kRangeS8.lo && e.range.hi == kRangeS8.hi)
+                                      : (e.range.lo == kRangeU8.lo && e.range.hi == kRangeU8.hi);
+  const __m256i zp16 = _mm256_set1_epi16(int16_t(e.outputZeroPoint));
+  const __m256i columnOrder = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const int64_t sixteens = fullRange ? count & ~int64_t(15) : 0;
   for (int64_t r = 0; r < runs; ++r) {
     const int32_t* a = acc + r * accStride;
     const int32_t* sums = zb != 0 ? colSums + r * accStride : nullptr;
     uint8_t* out = e.out + row * e.rowStride + p0 + r * outStride;
-    for (int64_t i = 0; i < full; i += 8) _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), requantized(corrected(a + i, zb != 0 ? sums + i : nullptr)));
+    for (int64_t i = 0; i < sixteens; i += 16) {
+      const __m256i q0 = quotient(corrected(a + i, zb != 0 ? sums + i : nullptr));
+      const __m256i q1 = quotient(corrected(a + i + 8, zb != 0 ? sums + i + 8 : nullptr));
+      // The packs work within 128-bit lanes: the bytes' dwords 0, 4, 1, 5 are columns 0-3, 4-7,
+      // 8-11, 12-15.
+      const __m256i words = _mm256_adds_epi16(_mm256_packs_epi32(q0, q1), zp16);
+      const __m256i bytes = signedOutput ? _mm256_packs_epi16(words, words) : _mm256_packus_epi16(words, words);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, columnOrder)));
+    }
+    for (int64_t i = sixteens; i < full; i += 8) _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), requantized(corrected(a + i, zb != 0 ? sums + i : nullptr)));
     if (tail) {
       stageTail(a, sums);
       alignas(16) uint8_t staged[16];
