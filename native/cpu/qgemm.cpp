@@ -512,22 +512,29 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   // One thread (a per-image task, a one-thread model) wants one chunk: splitting its rows would
   // only pack the same panels again for every split.
   const int64_t wantedChunks = tiny || pool.threads() == 1 ? 1 : int64_t(pool.threads()) * 4;
-  // Blocking: a chunk packs up to kMaxPanelsPerChunk panels (kept in L2) and sweeps every row
-  // block of its share over them, so one row block's weights stay in L1 across the panels.
-  constexpr int64_t kMaxPanelsPerChunk = 8;
+  // The AVX2 kernel reads its panels widened to int16, which the packers write directly.
+  const bool widePanels = w.isa == Isa::Avx2;
+  const size_t kernelPanelBytes = size_t(quads * kPanelWidth * 4) * (widePanels ? 2 : 1);
+  // Blocking: a chunk packs up to maxPanels panels and sweeps every row block of its share over
+  // them, so one row block's weights stay in L1 across the panels. That is 8 panels, or where
+  // panels are shallow (small K) as many as fit in kPanelBudgetBytes, up to kMaxPanelsPerChunk:
+  // each output row is then written in longer contiguous runs, which its stores' cache misses
+  // need (MobileNetV2's 16 -> 96 @112 writes 96 rows 12544 bytes apart), and the epilogue's
+  // per-call setup is shared by more columns. A larger budget (96 KB) slowed ResNet-8's K = 144
+  // convolutions (measured).
+  constexpr int64_t kMaxPanelsPerChunk = 32;
+  constexpr size_t kPanelBudgetBytes = 32 * 1024;
+  const int64_t maxPanels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / kernelPanelBytes), 8, kMaxPanelsPerChunk);
   // At least kMinPanelsPerChunk panels where there are that many: the epilogue's per-row setup and
   // each row block's weights are then shared by 64 columns; threads split rows instead (below).
   constexpr int64_t kMinPanelsPerChunk = 4;
-  const int64_t panelsPerChunk = std::max(std::min(kMinPanelsPerChunk, panels), std::min(kMaxPanelsPerChunk, panels / wantedChunks));
+  const int64_t panelsPerChunk = std::max(std::min(kMinPanelsPerChunk, panels), std::min(maxPanels, panels / wantedChunks));
   const int64_t columnChunks = (panels + panelsPerChunk - 1) / panelsPerChunk;
   // Few columns (a MatMul with one row of activations) leave threads idle: split rows instead.
   int64_t rowSplits = 1;
   if (columnChunks < wantedChunks) rowSplits = std::min<int64_t>(rowBlocks, (wantedChunks + columnChunks - 1) / columnChunks);
   const int64_t blocksPerSplit = (rowBlocks + rowSplits - 1) / rowSplits;
   const size_t weightBlockBytes = size_t(quads * mr * 4) * (w.isa == Isa::Avx2 ? 2 : 1);
-  // The AVX2 kernel reads its panels widened to int16, which the packers write directly.
-  const bool widePanels = w.isa == Isa::Avx2;
-  const size_t kernelPanelBytes = size_t(quads * kPanelWidth * 4) * (widePanels ? 2 : 1);
   const auto kernel = w.isa == Isa::Avx2 ? microKernelAvx2 : microKernelAvx512Vnni;
   // Every CPU with AVX-512 VNNI has AVX2: its vector epilogue serves both. It writes contiguous
   // output columns; MatMul and Gemm outputs are transposed (GEMM rows are output columns, the
