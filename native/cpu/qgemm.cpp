@@ -534,7 +534,7 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   int64_t rowSplits = 1;
   if (columnChunks < wantedChunks) rowSplits = std::min<int64_t>(rowBlocks, (wantedChunks + columnChunks - 1) / columnChunks);
   const int64_t blocksPerSplit = (rowBlocks + rowSplits - 1) / rowSplits;
-  const size_t weightBlockBytes = size_t(quads * mr * 4) * (w.isa == Isa::Avx2 ? 2 : 1);
+  const size_t weightBlockBytes = size_t(quads * mr * 4) * (widePanels ? 2 : 1);  // AVX2 weights are widened too
   const auto kernel = w.isa == Isa::Avx2 ? microKernelAvx2 : microKernelAvx512Vnni;
   // Every CPU with AVX-512 VNNI has AVX2: its vector epilogue serves both. It writes contiguous
   // output columns; MatMul and Gemm outputs are transposed (GEMM rows are output columns, the
