@@ -516,15 +516,18 @@ void runPackedGemm(ThreadPool& pool, const PackedWeights& w, const ActivationSou
   const bool widePanels = w.isa == Isa::Avx2;
   const size_t kernelPanelBytes = size_t(quads * kPanelWidth * 4) * (widePanels ? 2 : 1);
   // Blocking: a chunk packs up to maxPanels panels and sweeps every row block of its share over
-  // them, so one row block's weights stay in L1 across the panels. That is 8 panels, or where
-  // panels are shallow (small K) as many as fit in kPanelBudgetBytes, up to kMaxPanelsPerChunk:
-  // each output row is then written in longer contiguous runs, which its stores' cache misses
+  // them, so one row block's weights stay in L1 across the panels. That is kDeepPanelsPerChunk
+  // panels, or where panels are shallow (small K) as many as fit in kPanelBudgetBytes, up to
+  // kMaxPanelsPerChunk (the capacity of the chunk's accumulator buffers below). With more panels
+  // each output row is written in longer contiguous runs, which its stores' cache misses
   // need (MobileNetV2's 16 -> 96 @112 writes 96 rows 12544 bytes apart), and the epilogue's
   // per-call setup is shared by more columns. A larger budget (96 KB) slowed ResNet-8's K = 144
   // convolutions (measured).
+  constexpr int64_t kDeepPanelsPerChunk = 8;
   constexpr int64_t kMaxPanelsPerChunk = 32;
   constexpr size_t kPanelBudgetBytes = 32 * 1024;
-  const int64_t maxPanels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / kernelPanelBytes), 8, kMaxPanelsPerChunk);
+  const int64_t maxPanels =
+      std::clamp<int64_t>(int64_t(kPanelBudgetBytes / kernelPanelBytes), kDeepPanelsPerChunk, kMaxPanelsPerChunk);
   // At least kMinPanelsPerChunk panels where there are that many: the epilogue's per-row setup and
   // each row block's weights are then shared by 64 columns; threads split rows instead (below).
   constexpr int64_t kMinPanelsPerChunk = 4;
